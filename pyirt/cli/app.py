@@ -1,0 +1,151 @@
+"""The Typer application: commands and their options. Bodies live in small modules beside it."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from pyirt import __version__
+
+app = typer.Typer(
+    name="irt",
+    help="Incident-response runbooks: respond, resume, plan, validate. Exit codes: 0 success, "
+    "1 runbook failed, 2 invalid input, 3 stopped (resumable), 4 incident not found, "
+    "5 conflict, 6 missing dependency or plugin, 70 internal error.",
+    rich_markup_mode=None,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+    no_args_is_help=True,
+)
+incidents_app = typer.Typer(help="List and show incidents.", rich_markup_mode=None, no_args_is_help=True)
+actions_app = typer.Typer(help="List and describe actions.", rich_markup_mode=None, no_args_is_help=True)
+app.add_typer(incidents_app, name="incidents")
+app.add_typer(actions_app, name="actions")
+
+ConfigOpt = Annotated[str | None, typer.Option("--config", help="irt.yaml to use (default $IRT_CONFIG, ./irt.yaml)")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="machine-readable output")]
+DirOpt = Annotated[str | None, typer.Option("--incident-dir", help="where incidents live ($IRT_HOME/incidents)")]
+InputOpt = Annotated[list[str] | None, typer.Option("-i", "--input", help="runbook input KEY=VALUE (repeatable)")]
+YesOpt = Annotated[bool, typer.Option("--yes", "-y", help="approve every approval gate")]
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"irt {__version__}")
+        raise typer.Exit(0)
+
+
+@app.callback()
+def _root(
+    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
+                                          help="print the version and exit")] = False,
+) -> None:
+    """irt: run incident-response runbooks (use --debug anywhere for tracebacks)."""
+
+
+@app.command()
+def respond(
+    runbook: Annotated[str, typer.Argument(help="runbook file")],
+    inputs: InputOpt = None,
+    yes: YesOpt = False,
+    incident_dir: DirOpt = None,
+    alert: Annotated[str | None, typer.Option("--alert", help="JSON file with the alert's labels and annotations")] = None,
+    json_out: JsonOpt = False,
+    config: ConfigOpt = None,
+) -> int:
+    """Open an incident and run RUNBOOK's steps, journaling each one."""
+    from pyirt.cli import run_cmds
+
+    return run_cmds.respond(runbook, inputs or [], yes, incident_dir, alert, json_out, config)
+
+
+@app.command()
+def resume(
+    incident: Annotated[str, typer.Argument(help="incident id (or a unique prefix or suffix)")],
+    yes: YesOpt = False,
+    in_doubt: Annotated[str, typer.Option("--in-doubt", help="for a step that started and never ended: "
+                                          "ask, rerun, skip or fail")] = "ask",
+    force: Annotated[bool, typer.Option("--force", help="resume even though the runbook file changed")] = False,
+    incident_dir: DirOpt = None,
+    json_out: JsonOpt = False,
+    config: ConfigOpt = None,
+) -> int:
+    """Continue an interrupted or paused incident where it stopped."""
+    from pyirt.cli import run_cmds
+
+    return run_cmds.resume(incident, yes, in_doubt, force, incident_dir, json_out, config)
+
+
+@app.command()
+def plan(
+    runbook: Annotated[str, typer.Argument(help="runbook file")],
+    inputs: InputOpt = None,
+    json_out: JsonOpt = False,
+    config: ConfigOpt = None,
+) -> int:
+    """Dry run: every step with its rendered parameters; nothing is executed."""
+    from pyirt.cli import run_cmds
+
+    return run_cmds.plan(runbook, inputs or [], json_out, config)
+
+
+@app.command()
+def validate(
+    runbooks: Annotated[list[str], typer.Argument(help="runbook files")],
+    json_out: JsonOpt = False,
+    config: ConfigOpt = None,
+) -> int:
+    """Check runbooks; report every error with file, line, column and path."""
+    from pyirt.cli import info_cmds
+
+    return info_cmds.validate(runbooks, json_out, config)
+
+
+@app.command()
+def schema(config: ConfigOpt = None) -> int:
+    """Print the JSON Schema of the runbook format."""
+    from pyirt.cli import info_cmds
+
+    return info_cmds.schema(config)
+
+
+@incidents_app.command("list")
+def incidents_list(incident_dir: DirOpt = None, json_out: JsonOpt = False, config: ConfigOpt = None) -> int:
+    """List incidents, newest last."""
+    from pyirt.cli import info_cmds
+
+    return info_cmds.incidents_list(incident_dir, json_out)
+
+
+@incidents_app.command("show")
+def incidents_show(
+    incident: Annotated[str, typer.Argument(help="incident id (or a unique prefix or suffix)")],
+    incident_dir: DirOpt = None,
+    json_out: JsonOpt = False,
+    config: ConfigOpt = None,
+) -> int:
+    """Show an incident's state, folded from its journal."""
+    from pyirt.cli import info_cmds
+
+    return info_cmds.incidents_show(incident, incident_dir, json_out)
+
+
+@actions_app.command("list")
+def actions_list(json_out: JsonOpt = False, config: ConfigOpt = None) -> int:
+    """List every registered action."""
+    from pyirt.cli import info_cmds
+
+    return info_cmds.actions_list(json_out, config)
+
+
+@actions_app.command("show")
+def actions_show(
+    name: Annotated[str, typer.Argument(help="action name, e.g. http.check")],
+    json_out: JsonOpt = False,
+    config: ConfigOpt = None,
+) -> int:
+    """Describe an action: its parameters, outputs and nature."""
+    from pyirt.cli import info_cmds
+
+    return info_cmds.actions_show(name, json_out, config)

@@ -1,0 +1,1 @@
+"""The pure core: model, parsing, validation, templating and the journal format. No I/O, no SDKs."""

@@ -1,0 +1,1 @@
+"""The engine: runs a parsed runbook against the registered actions, journaling every step."""
