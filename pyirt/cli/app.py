@@ -50,7 +50,7 @@ def respond(
     inputs: InputOpt = None,
     yes: YesOpt = False,
     incident_dir: DirOpt = None,
-    alert: Annotated[str | None, typer.Option("--alert", help="JSON file with the alert's labels and annotations")] = None,
+    alert: Annotated[str | None, typer.Option("--alert", help="JSON file: the alert's labels and annotations")] = None,
     json_out: JsonOpt = False,
     config: ConfigOpt = None,
 ) -> int:

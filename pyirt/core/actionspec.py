@@ -6,6 +6,7 @@ The validator checks a runbook's ``with:`` blocks against these specs before any
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -41,15 +42,15 @@ class Param:
 
 
 def _kind(value: Any) -> str:
-    for name, test in (("bool", lambda v: isinstance(v, bool)), ("int", lambda v: isinstance(v, int)),
-                       ("number", lambda v: isinstance(v, float)), ("string", lambda v: isinstance(v, str)),
-                       ("list", lambda v: isinstance(v, list | tuple)), ("map", lambda v: isinstance(v, dict))):
-        if test(value):
+    kinds: tuple[tuple[str, type | tuple[type, ...]], ...] = (
+        ("bool", bool), ("int", int), ("number", float), ("string", str), ("list", (list, tuple)), ("map", dict))
+    for name, types in kinds:
+        if isinstance(value, types):
             return name
     return type(value).__name__
 
 
-_TYPE_CHECKS = {
+_TYPE_CHECKS: dict[str, Callable[[Any], bool]] = {
     "string": lambda v: isinstance(v, str | int | float) and not isinstance(v, bool),
     "int": lambda v: isinstance(v, int) and not isinstance(v, bool),
     "number": lambda v: isinstance(v, int | float) and not isinstance(v, bool),

@@ -170,7 +170,8 @@ def apply(state: IncidentState, event: Mapping[str, Any]) -> IncidentState:
     sid = event.get("step")
     step_id = sid if isinstance(sid, str) else ""
     if kind == "incident.opened":
-        runbook = event.get("runbook") if isinstance(event.get("runbook"), Mapping) else {}
+        raw = event.get("runbook")
+        runbook: Mapping[str, Any] = raw if isinstance(raw, Mapping) else {}
         inputs = event.get("inputs")
         alert = event.get("alert")
         return replace(

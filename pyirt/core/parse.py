@@ -64,7 +64,7 @@ class _Parser:
         self.env_names: set[str] = set()
 
     # -- reporting ---------------------------------------------------------------------------
-    def problem(self, node: Any, path: str, message: str, *, key: Any = None, index: int | None = None,
+    def problem(self, node: Any, path: str, message: str, *, key: Any = None, index: Any = None,
                 value_of: Any = None) -> None:
         if value_of is not None:
             pos = yamlsrc.value_position(node, value_of)
@@ -87,7 +87,8 @@ class _Parser:
     # -- document ----------------------------------------------------------------------------
     def runbook(self, doc: Any) -> Runbook | None:
         if not isinstance(doc, dict):
-            self.problems.append(Problem(self.file, 1, 1, "", "a runbook is a YAML map (apiVersion, kind, name, steps)"))
+            message = "a runbook is a YAML map (apiVersion, kind, name, steps)"
+            self.problems.append(Problem(self.file, 1, 1, "", message))
             return None
         self.expect_map(doc, doc, "", TOP_KEYS)
         if doc.get("apiVersion") != API_VERSION:

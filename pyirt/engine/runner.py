@@ -175,9 +175,9 @@ class Runner:
             self._fail(step, phase, str(exc), "template", attempt=current.attempts)
             return
         action = self.registry.create(step.action)
-        if (step.approval or action.spec.approval) and self.state.step(step.id).approval != "granted":
-            if not self._gate(step, action, params, phase):
-                return
+        gated = (step.approval or action.spec.approval) and self.state.step(step.id).approval != "granted"
+        if gated and not self._gate(step, action, params, phase):
+            return
         self._attempts(step, action, params, phase)
 
     def _render(self, params: Mapping[str, Any], context: Mapping[str, Any], where: str) -> dict[str, Any]:
@@ -341,9 +341,10 @@ class Runner:
                 answer = self._ask(question).strip().lower()
             except (EOFError, KeyboardInterrupt):
                 answer = ""
-            for option in ("rerun", "skip", "fail"):
+            options: tuple[InDoubt, ...] = ("rerun", "skip", "fail")
+            for option in options:
                 if answer and option.startswith(answer):
-                    return option  # type: ignore[return-value]
+                    return option
         self.emit("incident.paused", reason="in_doubt", step=step.id,
                   detail=f"step {step.id} is in doubt")
         raise Stopped(f"step {step.id} ({step.action}) is in doubt: it started and never finished. "
