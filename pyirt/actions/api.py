@@ -48,6 +48,10 @@ class ActionContext:
     cancel: threading.Event = field(default_factory=threading.Event)
     log: Callable[[str], None] = lambda message: None
     interactive: bool = False
+    checkpoint: Callable[[Mapping[str, Any]], None] = lambda data: None
+    checkpointed: Mapping[str, Any] = field(default_factory=dict)
+    """``checkpoint(data)`` journals facts (fsynced) before a side effect, such as the limits a
+    change is about to replace; after a crash ``checkpointed`` holds them for ``run`` and ``reconcile``."""
 
     @property
     def artifacts(self) -> Path:

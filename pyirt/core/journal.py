@@ -24,7 +24,8 @@ IncidentStatus = Literal["running", "paused", "closed"]
 
 EVENT_TYPES = (
     "incident.opened", "incident.resumed", "incident.paused", "incident.closed",
-    "step.started", "step.retrying", "step.succeeded", "step.failed", "step.skipped", "step.in_doubt",
+    "step.started", "step.checkpoint", "step.retrying", "step.succeeded", "step.failed", "step.skipped",
+    "step.in_doubt",
     "approval.requested", "approval.granted", "approval.denied",
     "undo.started", "undo.succeeded", "undo.failed", "undo.skipped",
     "rollback.started", "notify.sent", "notify.failed",
@@ -118,6 +119,7 @@ class StepState:
     undo: UndoStatus = "none"
     undo_error: str = ""
     skip_reason: str = ""
+    checkpoint: Mapping[str, Any] = field(default_factory=dict)
 
     @property
     def in_doubt(self) -> bool:
@@ -199,6 +201,10 @@ def apply(state: IncidentState, event: Mapping[str, Any]) -> IncidentState:
             params=dict(params) if isinstance(params, Mapping) else {},
             started_at=state.step(step_id).started_at or ts, error="",
         )
+    if kind == "step.checkpoint":
+        data = event.get("data")
+        merged = {**state.step(step_id).checkpoint, **(data if isinstance(data, Mapping) else {})}
+        return _with_step(state, step_id, checkpoint=merged)
     if kind == "step.retrying":  # the failed attempt is over: nothing is in doubt until the next start
         return _with_step(state, step_id, status="pending", error=str(event.get("error", "")))
     if kind == "step.succeeded":

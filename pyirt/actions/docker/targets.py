@@ -1,0 +1,82 @@
+"""Which containers a docker step acts on (``container`` | ``containers`` | ``selector``), and
+running one function per container in a bounded pool with per-container failures kept apart."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from pyirt.actions.docker.engine import Engine, map_errors
+from pyirt.core.actionspec import Param
+from pyirt.errors import ActionError
+
+TARGET_PARAMS = (
+    Param("container", "string", doc="a container name or id"),
+    Param("containers", "list", doc="several container names or ids"),
+    Param("selector", "any", doc="label selector: 'app=pixashot,tier=web' or a map of labels"),
+    Param("host", "string", doc="a named engine from providers.docker.hosts"),
+)
+TARGET_GROUP = ("container", "containers", "selector")
+MAX_PARALLEL = 8
+
+
+def _labels(selector: Any) -> list[str]:
+    if isinstance(selector, Mapping):
+        return [f"{k}={v}" if v not in (None, "") else str(k) for k, v in selector.items()]
+    return [part.strip() for part in str(selector).split(",") if part.strip()]
+
+
+def resolve(client: Any, engine: Engine, params: Mapping[str, Any]) -> list[Any]:
+    """The container objects the step names. A missing named container is an error naming it."""
+    if params.get("selector"):
+        labels = _labels(params["selector"])
+        with map_errors(engine, f"containers with labels {', '.join(labels)}"):
+            found = client.containers.list(all=True, filters={"label": labels})
+        if not found:
+            raise ActionError(f"no container on docker engine {engine.host} has labels {', '.join(labels)}",
+                              backend="docker", retryable=False)
+        return sorted(found, key=lambda c: c.name)
+    names = [params["container"]] if params.get("container") else list(params.get("containers") or [])
+    if not names:
+        raise ActionError("name a container, containers or a selector", backend="docker", retryable=False)
+    result = []
+    for name in names:
+        with map_errors(engine, f"container {name}"):
+            result.append(client.containers.get(str(name)))
+    return result
+
+
+def for_each(containers: list[Any], work: Callable[[Any], dict[str, Any]], what: str) -> dict[str, Any]:
+    """``work`` on every container (at most MAX_PARALLEL at once). One container's failure does not
+    hide the others: all results are gathered, then the failures are raised together."""
+    results: dict[str, dict[str, Any]] = {}
+    errors: dict[str, tuple[str, bool]] = {}
+
+    def one(container: Any) -> None:
+        try:
+            results[container.name] = work(container)
+        except ActionError as exc:
+            errors[container.name] = (str(exc), exc.retryable)
+        except Exception as exc:
+            errors[container.name] = (f"{type(exc).__name__}: {exc}", True)
+
+    if len(containers) == 1:
+        one(containers[0])
+    else:
+        workers = min(MAX_PARALLEL, len(containers))
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="irt-docker") as pool:
+            list(pool.map(one, containers))
+    if errors:
+        if len(containers) == 1:
+            text, retryable = next(iter(errors.values()))
+            raise ActionError(text, backend="docker", retryable=retryable)
+        detail = "; ".join(f"{name}: {text}" for name, (text, _) in sorted(errors.items()))
+        ok = f" ({len(results)} other(s) done)" if results else ""
+        raise ActionError(f"{what} failed for {len(errors)} container(s){ok}: {detail}", backend="docker",
+                          retryable=all(r for _, r in errors.values()))
+    ordered = {c.name: results[c.name] for c in containers}
+    if len(ordered) == 1:
+        (name, only), = ordered.items()
+        return {**only, "container": name, "containers": ordered}
+    return {"containers": ordered}
