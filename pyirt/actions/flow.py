@@ -51,4 +51,28 @@ class Approve(Action):
         return f"ask for approval: {params.get('message') or 'continue?'}"
 
 
-ACTIONS = [Wait, Approve]
+class Assert(Action):
+    spec = ActionSpec(
+        name="flow.assert",
+        summary="Fail the step unless a condition (usually a template over earlier outputs) holds.",
+        params=(
+            Param("that", "any", required=True, doc="a template such as {{ steps.stats.output.memory_percent < 85 }}"),
+            Param("message", "string", doc="what the failure says"),
+        ),
+        idempotent=True,
+        outputs=("held",),
+    )
+
+    def run(self, params: dict[str, Any], ctx: ActionContext) -> dict[str, Any]:
+        from pyirt.core.templating import truthy
+
+        if not truthy(params["that"]):
+            raise ActionError(str(params.get("message") or f"assertion failed: {params['that']!r}"),
+                              retryable=True)
+        return {"held": True}
+
+    def describe(self, params: Mapping[str, Any]) -> str:
+        return f"check: {params.get('message') or params.get('that')}"
+
+
+ACTIONS = [Wait, Approve, Assert]

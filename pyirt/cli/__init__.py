@@ -46,7 +46,12 @@ def run(argv: list[str] | None = None) -> int:
     except Exception as exc:
         show, code = getattr(exc, "show", None), getattr(exc, "exit_code", None)
         if callable(show) and isinstance(code, int):  # a usage error from the argument parser
-            show()
+            # One line, like every other error: the parser's own output is usage, a hint and a box.
+            ctx = getattr(exc, "ctx", None)
+            hint = f" (see: {ctx.command_path} --help)" if ctx is not None else ""
+            format_message = getattr(exc, "format_message", None)
+            message = format_message() if callable(format_message) else str(exc)
+            print(f"irt: error: {message}{hint}", file=sys.stderr)
             return code if code else EXIT_INVALID
         if debug:
             traceback.print_exc()

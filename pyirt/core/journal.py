@@ -214,8 +214,11 @@ def apply(state: IncidentState, event: Mapping[str, Any]) -> IncidentState:
             ended_at=ts, duration=_num(event.get("duration")), error="",
         )
     if kind == "step.failed":
+        # A step can fail before it starts (a template or an approval): its action is named here.
+        action = event.get("action")
+        named = {"action": action} if isinstance(action, str) and action else {}
         new = _with_step(state, step_id, status="failed", error=str(event.get("error", "")), ended_at=ts,
-                         duration=_num(event.get("duration")))
+                         duration=_num(event.get("duration")), **named)
         if event.get("policy") in ("abort", "rollback") and event.get("phase", "main") == "main":
             new = replace(new, aborted_by=new.aborted_by or step_id)
         return new

@@ -370,6 +370,8 @@ class _Parser:
         if error:
             report(error)
             return
+        for name in templating.private_attributes(source):
+            report(f"reads {name!r}: the template sandbox refuses private attributes")
         for ref in templating.references(source):
             if ref.root == "steps":
                 where = self.step_order.get(ref.key)

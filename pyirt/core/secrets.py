@@ -8,6 +8,7 @@ any text that reaches a journal, console, report or message.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterable
 
@@ -70,10 +71,16 @@ class Redactor:
         self._values_re: re.Pattern[str] | None = None
 
     def add(self, value: str) -> None:
-        if len(value) >= 4 and value not in self._values:
-            self._values.add(value)
-            ordered = sorted(self._values, key=len, reverse=True)
-            self._values_re = re.compile("|".join(re.escape(v) for v in ordered))
+        if len(value) < 4:
+            return
+        # Messages quote what a backend said (repr) and JSON escapes it: a value holding a
+        # backslash, a quote or a control character shows up escaped, and must be masked so too.
+        forms = {value, repr(value)[1:-1], json.dumps(value)[1:-1], json.dumps(value, ensure_ascii=False)[1:-1]}
+        if forms <= self._values:
+            return
+        self._values |= forms
+        ordered = sorted(self._values, key=len, reverse=True)
+        self._values_re = re.compile("|".join(re.escape(v) for v in ordered))
 
     def add_pattern(self, pattern: str) -> None:
         self._patterns.append(re.compile(pattern))

@@ -94,6 +94,18 @@ class Reference:
     guarded: bool = False  # read through ``| default(...)``: absence is allowed
 
 
+def private_attributes(source: str) -> list[str]:
+    """Names like ``__class__`` that ``source`` reads: the sandbox refuses them at run time, so
+    validation reports them up front."""
+    from jinja2 import nodes
+
+    ast = environment().parse(source)
+    found = [n.attr for n in ast.find_all(nodes.Getattr) if n.attr.startswith("_")]
+    found += [str(n.arg.value) for n in ast.find_all(nodes.Getitem)
+              if isinstance(n.arg, nodes.Const) and isinstance(n.arg.value, str) and n.arg.value.startswith("_")]
+    return found
+
+
 def references(source: str) -> Iterator[Reference]:
     """Every ``steps.X`` / ``steps['X']`` / ``inputs.X`` / ``env.X`` that ``source`` reads.
 
@@ -132,9 +144,12 @@ def render(source: str, context: Mapping[str, Any], where: str = "") -> Any:
     except SecurityError as exc:
         raise TemplateError(f"{where}: refused by the template sandbox: {exc}") from None
     except JinjaError as exc:
-        raise TemplateError(f"{where}: {_describe(exc)}") from None
-    except TemplateError:
-        raise
+        text = _describe(exc)
+        if text.endswith("is unsafe."):  # the attr filter's refusal surfaces as an undefined value
+            raise TemplateError(f"{where}: refused by the template sandbox: {text}") from None
+        raise TemplateError(f"{where}: {text}") from None
+    except TemplateError as exc:  # from secret(): name the path like every other failure
+        raise TemplateError(f"{where}: {exc}" if where else str(exc)) from None
     except Exception as exc:  # a filter or test raised on bad data: still the runbook's problem
         raise TemplateError(f"{where}: {type(exc).__name__}: {_describe(exc)}") from None
     finally:

@@ -7,6 +7,7 @@ a warning rather than stopping the response.
 from __future__ import annotations
 
 import json
+import re
 import sys
 from collections.abc import Mapping
 from typing import Any, Protocol, TextIO
@@ -28,6 +29,19 @@ _SYMBOLS = {
 }
 
 
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def _safe(value: Any) -> Any:
+    """Control characters in data (an alert label, an input, a backend's error) shown escaped: an
+    ESC or BEL printed raw would drive the operator's terminal (clear it, retitle it, recolour it)."""
+    if isinstance(value, str):
+        return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", value)
+    if isinstance(value, Mapping):
+        return {k: _safe(v) for k, v in value.items()}
+    return value
+
+
 class ConsoleObserver:
     """One line per step outcome, with its duration; colour on a terminal."""
 
@@ -43,6 +57,7 @@ class ConsoleObserver:
         self.stream.flush()
 
     def event(self, event: Mapping[str, Any]) -> None:
+        event = _safe(event)
         kind = str(event.get("type", ""))
         step = str(event.get("step", ""))
         if kind == "incident.opened":
@@ -87,7 +102,7 @@ class ConsoleObserver:
         return ""
 
     def message(self, step: str, text: str) -> None:
-        self._line(f"    {step}: {text}")
+        self._line(f"    {_safe(step)}: {_safe(text)}")
 
 
 class JsonObserver:

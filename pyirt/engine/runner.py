@@ -79,17 +79,22 @@ class Runner:
         self.secret = secret
         self.in_doubt = in_doubt
         self._ask = ask
+        self._lock = threading.RLock()
 
     # -- journal and observers -------------------------------------------------------------------
     def emit(self, event_type: str, **fields: Any) -> dict[str, Any]:
-        event = self.writer.append(event_type, **fields)
-        self.state = journal.apply(self.state, event)
+        with self._lock, self.stop.shield():  # actions checkpoint from their worker thread
+            event = self.writer.append(event_type, **fields)
+            self.state = journal.apply(self.state, event)
         for observer in list(self.observers):
             try:
                 observer.event(event)
             except Exception:  # an observer must never stop a response
                 self.observers.remove(observer)
         return event
+
+    def _checkpoint_data(self, step: str, data: Mapping[str, Any]) -> None:
+        self.emit("step.checkpoint", step=step, data=dict(data))
 
     def _message(self, step: str, text: str) -> None:
         clean = self.redactor(text)
@@ -118,7 +123,10 @@ class Runner:
             self.emit("incident.closed", outcome=outcome)
             return outcome
         except ForcedStop as exc:
-            self.emit("incident.paused", reason="signal", detail=f"{exc} (forced)")
+            if self.state.status == "closed":  # the stop came as the incident.closed was journaled
+                return self.state.outcome
+            if self.state.status != "paused":
+                self.emit("incident.paused", reason="signal", detail=f"{exc} (forced)")
             raise Stopped(f"stopped by {exc}; resume with: irt resume {self.state.id}") from None
 
     def _checkpoint(self) -> None:
@@ -220,12 +228,16 @@ class Runner:
             self.emit("rollback.started", cause=step.id)
 
     def _call(self, action: Action, params: dict[str, Any], step_id: str, timeout: float | None,
-              attempt: int) -> dict[str, Any]:
-        """Run the action in a worker thread so a timeout holds even when it hangs."""
+              attempt: int, *, checkpoints: bool = True) -> dict[str, Any]:
+        """Run the action in a worker thread so a timeout holds even when it hangs.
+
+        Undo calls run without checkpoints: theirs would mix with the step's own."""
         ctx = ActionContext(
             incident_id=self.state.id, step_id=step_id, incident_dir=self.folder, attempt=attempt,
             config=self.config, redact=self.redactor, log=lambda text: self._message(step_id, text),
             interactive=self.approver.interactive,
+            checkpointed=dict(self.state.step(step_id).checkpoint) if checkpoints else {},
+            checkpoint=(lambda data: self._checkpoint_data(step_id, data)) if checkpoints else (lambda data: None),
         )
         box: dict[str, Any] = {}
         done = threading.Event()
@@ -251,8 +263,10 @@ class Runner:
                 if deadline is not None and time.monotonic() >= deadline:
                     ctx.cancel.set()
                     thread.join(TIMEOUT_GRACE)
-                    if "output" in box or "error" in box:
+                    if "output" in box:
                         break
+                    # An action that gave up because it was cancelled failed by the timeout, not
+                    # by its own error ("wait was interrupted" would hide the cause).
                     raise StepTimedOut(f"timed out after {format_duration(timeout or 0)}", step=step_id)
                 if self.stop.requested:
                     if action.spec.idempotent:
@@ -302,7 +316,8 @@ class Runner:
         except TemplateError:
             params = {}
         ctx = ActionContext(incident_id=self.state.id, step_id=step.id, incident_dir=self.folder,
-                            config=self.config, redact=self.redactor)
+                            config=self.config, redact=self.redactor,
+                            checkpointed=dict(self.state.step(step.id).checkpoint))
         try:
             found = action.reconcile(params, ctx) if params else None
         except Exception:
@@ -373,7 +388,7 @@ class Runner:
             params = dict(call.params)
             self.emit("undo.started", step=step.id, action=call.action, params=params)
             try:
-                output = self._call(action, params, step.id, step.timeout, 1)
+                output = self._call(action, params, step.id, step.timeout, 1, checkpoints=False)
             except _Interrupted:
                 self._checkpoint()
                 raise

@@ -7,6 +7,7 @@ the journal, refuses a changed runbook unless forced, and runs the same loop fro
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from contextlib import suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,7 +25,7 @@ from pyirt.engine.config import Config
 from pyirt.engine.journal_writer import JournalWriter
 from pyirt.engine.observers import Observer
 from pyirt.engine.runner import SUCCESS_OUTCOMES, InDoubt, Runner
-from pyirt.engine.signals import StopFlag, handle_signals
+from pyirt.engine.signals import ForcedStop, StopFlag, handle_signals
 from pyirt.errors import Conflict, InvalidInput
 
 
@@ -84,12 +85,11 @@ def respond(path: str | Path, given: Mapping[str, Any], config: Config, options:
     redactor = _redactor(config)
     with store.locked(folder), JournalWriter(folder / store.JOURNAL, redactor, sync=options.sync) as writer:
         runner = _runner(runbook, registry, folder, writer, journal.IncidentState(), config, options, redactor)
-        runner.emit(
-            "incident.opened", incident=incident_id, version=pyirt.__version__,
+        return _run(
+            runner, folder, "incident.opened", incident=incident_id, version=pyirt.__version__,
             runbook={"name": runbook.name, "path": str(Path(path).resolve()), "digest": runbook.digest},
             inputs=inputs, alert=dict(options.alert) if options.alert else None,
         )
-        return _run(runner, folder)
 
 
 def resume(ref: str, config: Config, options: Options) -> Result:
@@ -110,9 +110,8 @@ def resume(ref: str, config: Config, options: Options) -> Result:
                            "resume with --force to run the new version")
         with JournalWriter(folder / store.JOURNAL, redactor, sync=options.sync) as writer:
             runner = _runner(runbook, registry, folder, writer, state, config, options, redactor)
-            runner.emit("incident.resumed", incident=state.id, version=pyirt.__version__,
+            return _run(runner, folder, "incident.resumed", incident=state.id, version=pyirt.__version__,
                         repaired_bytes=writer.repaired_bytes, forced=bool(options.force))
-            return _run(runner, folder)
 
 
 def _runner(runbook: Runbook, registry: registry_mod.Registry, folder: Path, writer: JournalWriter,
@@ -129,8 +128,12 @@ def _runner(runbook: Runbook, registry: registry_mod.Registry, folder: Path, wri
     )
 
 
-def _run(runner: Runner, folder: Path) -> Result:
+def _run(runner: Runner, folder: Path, first: str, **fields: Any) -> Result:
+    """Journal the opening (or resuming) event, then run. Stop signals are handled from before
+    that first event: a SIGTERM right after it pauses the incident at the first safe point."""
     with handle_signals(runner.stop):
+        with suppress(ForcedStop):  # the stop was requested first: run() pauses before its first step
+            runner.emit(first, **fields)
         outcome = runner.run()
     return Result(incident_id=runner.state.id, folder=folder, outcome=outcome, state=runner.state)
 

@@ -1,5 +1,6 @@
 """SIGINT and SIGTERM during a run: the first asks the engine to stop at the next safe point
-(between steps, or by cancelling an idempotent action); the second stops at once."""
+(between steps, or by cancelling an idempotent action); the second stops at once, though never in
+the middle of journaling an event (see :meth:`StopFlag.shield`); any further signal is ignored."""
 
 from __future__ import annotations
 
@@ -18,7 +19,10 @@ class StopFlag:
     def __init__(self) -> None:
         self.event = threading.Event()
         self.signal_name = ""
+        self.forced = ""  # the signal that forced an immediate stop
         self._listeners: list[threading.Event] = []
+        self._shielded = 0
+        self._force_pending = False
 
     def wake_on_request(self, event: threading.Event) -> None:
         """Set ``event`` too when a stop is requested (so one wait can watch both)."""
@@ -40,6 +44,32 @@ class StopFlag:
         for listener in list(self._listeners):
             listener.set()
 
+    def force(self, name: str) -> None:
+        """A second signal: raise ForcedStop now, or when the shielded section ends."""
+        if self.forced:
+            return
+        self.forced = name
+        if self._shielded:
+            self._force_pending = True
+            return
+        raise ForcedStop(name)
+
+    @contextmanager
+    def shield(self) -> Iterator[None]:
+        """Defer ForcedStop while the main thread journals an event and applies it to the state,
+        so the journal and the state the engine acts on never disagree."""
+        if threading.current_thread() is not threading.main_thread():
+            yield
+            return
+        self._shielded += 1
+        try:
+            yield
+        finally:
+            self._shielded -= 1
+        if not self._shielded and self._force_pending:
+            self._force_pending = False
+            raise ForcedStop(self.forced)
+
 
 @contextmanager
 def handle_signals(flag: StopFlag) -> Iterator[StopFlag]:
@@ -50,8 +80,9 @@ def handle_signals(flag: StopFlag) -> Iterator[StopFlag]:
     def handler(signum: int, frame: FrameType | None) -> None:
         name = signal.Signals(signum).name
         if flag.requested:
-            raise ForcedStop(name)
-        flag.request(name)
+            flag.force(name)
+        else:
+            flag.request(name)
 
     previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:

@@ -120,7 +120,7 @@ class Update(DockerAction):
             current = current_limits(client.containers.get(str(params["container"])))
         if current == target:
             return {"container": params["container"], "previous": previous, "current": current,
-                    "changed": sorted(k for k in target if target[k] != previous.get(k))}
+                    "changed": sorted(LIMIT_KEYS[k] for k in target if target[k] != previous.get(k))}
         return NOT_DONE
 
     def undo(self, params: Mapping[str, Any], output: Mapping[str, Any]) -> UndoCall | None:

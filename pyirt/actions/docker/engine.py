@@ -8,6 +8,8 @@ Engines come from ``providers.docker`` in ``irt.yaml``: ``host`` (``unix://…``
 from __future__ import annotations
 
 import os
+import socket
+import threading
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -18,6 +20,7 @@ from pyirt.extras import require
 
 DEFAULT_HOST = "unix:///var/run/docker.sock"
 DEFAULT_TIMEOUT = 30.0
+REFUSED = "connection refused (is the engine running?)"
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,15 +67,37 @@ def _engine(name: str, raw: Mapping[str, Any]) -> Engine:
     )
 
 
+_CLIENTS: dict[Engine, Any] = {}
+_CLIENTS_LOCK = threading.Lock()
+
+
 def client(engine: Engine) -> Any:
-    """A ``docker.DockerClient`` for ``engine`` (API version negotiated, every call with a timeout)."""
+    """A ``docker.DockerClient`` for ``engine`` (API version negotiated, every call with a timeout).
+
+    One per engine for the life of the process, shared by every step and thread: its pooled
+    connections are reused, and no client is left for the garbage collector with open sockets."""
+    return _new_client(engine)
+
+
+def _new_client(engine: Engine) -> Any:
     docker = require("docker", "docker")
+    if engine.unix_path:
+        _probe(engine, engine.unix_path)
     tls: Any = False
     if engine.ca or engine.cert:
         cert = (engine.cert, engine.key) if engine.cert and engine.key else None
         tls = docker.tls.TLSConfig(client_cert=cert, ca_cert=engine.ca, verify=engine.ca if engine.verify else False)
     with map_errors(engine, "connect"):
         return docker.DockerClient(base_url=engine.host, tls=tls, timeout=engine.timeout, version="auto")
+
+
+def _probe(engine: Engine, path: str) -> None:
+    """Connect to a local socket once, closing it whatever happens: the SDK's own connect leaves its
+    socket open (a ResourceWarning) when the engine is not there."""
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe:
+        probe.settimeout(engine.timeout)
+        with map_errors(engine, "connect"):
+            probe.connect(path)
 
 
 @contextmanager
@@ -101,6 +126,8 @@ def map_errors(engine: Engine, what: str) -> Iterator[None]:
         text = _first_line(exc)
         if "Permission denied" in text or "PermissionError" in text:
             raise ActionError(f"{what}: permission denied on {where}", backend="docker", retryable=False) from None
+        if text == REFUSED:  # the SDK wraps a refused connection while it negotiates the API version
+            raise ActionError(f"{what}: cannot reach {where}: {text}", backend="docker") from None
         raise ActionError(f"{what}: {where}: {text}", backend="docker") from None
     except requests_exc.RequestException as exc:
         raise ActionError(f"{what}: {where}: {_first_line(exc)}", backend="docker") from None
@@ -114,5 +141,5 @@ def _explain(exc: Any) -> str:
 def _first_line(exc: BaseException) -> str:
     text = str(exc).strip()
     if "Connection refused" in text or "No such file or directory" in text:
-        return "connection refused (is the engine running?)"
+        return REFUSED
     return text.splitlines()[0][:300] if text else type(exc).__name__

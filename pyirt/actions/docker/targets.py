@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from typing import Any
 
 from pyirt.actions.docker.engine import Engine, map_errors
@@ -21,6 +22,14 @@ TARGET_GROUP = ("container", "containers", "selector")
 MAX_PARALLEL = 8
 
 
+@dataclass(frozen=True)
+class Missing:
+    """A container named in a list that the engine does not have: it fails alone in ``for_each``."""
+
+    name: str
+    error: ActionError
+
+
 def _labels(selector: Any) -> list[str]:
     if isinstance(selector, Mapping):
         return [f"{k}={v}" if v not in (None, "") else str(k) for k, v in selector.items()]
@@ -28,7 +37,8 @@ def _labels(selector: Any) -> list[str]:
 
 
 def resolve(client: Any, engine: Engine, params: Mapping[str, Any]) -> list[Any]:
-    """The container objects the step names. A missing named container is an error naming it."""
+    """The container objects the step names. A missing container is an error naming it; in a list of
+    several, it comes back as :class:`Missing` so the others are still acted on."""
     if params.get("selector"):
         labels = _labels(params["selector"])
         with map_errors(engine, f"containers with labels {', '.join(labels)}"):
@@ -40,10 +50,15 @@ def resolve(client: Any, engine: Engine, params: Mapping[str, Any]) -> list[Any]
     names = [params["container"]] if params.get("container") else list(params.get("containers") or [])
     if not names:
         raise ActionError("name a container, containers or a selector", backend="docker", retryable=False)
-    result = []
+    result: list[Any] = []
     for name in names:
-        with map_errors(engine, f"container {name}"):
-            result.append(client.containers.get(str(name)))
+        try:
+            with map_errors(engine, f"container {name}"):
+                result.append(client.containers.get(str(name)))
+        except ActionError as exc:
+            if len(names) == 1:
+                raise
+            result.append(Missing(str(name), exc))
     return result
 
 
@@ -54,6 +69,9 @@ def for_each(containers: list[Any], work: Callable[[Any], dict[str, Any]], what:
     errors: dict[str, tuple[str, bool]] = {}
 
     def one(container: Any) -> None:
+        if isinstance(container, Missing):
+            errors[container.name] = (str(container.error), container.error.retryable)
+            return
         try:
             results[container.name] = work(container)
         except ActionError as exc:
@@ -75,7 +93,7 @@ def for_each(containers: list[Any], work: Callable[[Any], dict[str, Any]], what:
         ok = f" ({len(results)} other(s) done)" if results else ""
         raise ActionError(f"{what} failed for {len(errors)} container(s){ok}: {detail}", backend="docker",
                           retryable=all(r for _, r in errors.values()))
-    ordered = {c.name: results[c.name] for c in containers}
+    ordered = {c.name: results[c.name] for c in containers}  # no Missing here: it raised above
     if len(ordered) == 1:
         (name, only), = ordered.items()
         return {**only, "container": name, "containers": ordered}
