@@ -26,7 +26,7 @@ from pyirt.engine.approvals import Approver
 from pyirt.engine.journal_writer import JournalWriter
 from pyirt.engine.observers import Observer
 from pyirt.engine.signals import ForcedStop, StopFlag
-from pyirt.errors import ActionError, StepTimedOut, Stopped, TemplateError
+from pyirt.errors import ActionError, IrtError, StepTimedOut, Stopped, TemplateError
 
 InDoubt = Literal["ask", "rerun", "skip", "fail"]
 Phase = Literal["main", "finally"]
@@ -417,5 +417,7 @@ def _describe(exc: BaseException, action: Action) -> Failure:
         return Failure(str(exc), backend, True, None)
     if isinstance(exc, TemplateError):
         return Failure(str(exc), "template", False, None)
+    if isinstance(exc, IrtError):  # a missing extra, a bad parameter: another attempt cannot help
+        return Failure(str(exc), backend, False, None)
     text = str(exc).splitlines()[0] if str(exc) else ""
     return Failure(f"{type(exc).__name__}: {text}".rstrip(": "), backend, True, None)

@@ -193,7 +193,7 @@ class Stats(DockerAction):
             result["path"] = str(path)
             return result
 
-        output = targets.for_each(containers, sample, "docker.stats")
+        output = targets.for_each(containers, sample, "docker.stats", parallel=targets.WAIT_PARALLEL)
         if threshold is not None:
             over = [n for n, r in output["containers"].items() if r.get("over_threshold")]
             output["over_threshold"] = bool(over)

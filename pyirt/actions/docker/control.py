@@ -47,7 +47,10 @@ def plan_limits(old: Mapping[str, int], params: Mapping[str, Any]) -> dict[str, 
     new = dict(old)
     if params.get("memory") not in (None, ""):
         new["memory"] = parse_size(params["memory"])
-        if new["memory"] < 6 * 1024 * 1024:
+        if new["memory"] == 0 and old["memory"] > 0:  # an undo back to "no limit"
+            raise ValueError("the container had no memory limit before; the engine cannot remove one once set "
+                             f"(it stays at {old['memory']} bytes): recreate the container without --memory")
+        if 0 <= new["memory"] < 6 * 1024 * 1024 and new["memory"] != old["memory"]:
             raise ValueError("memory below 6m: the engine refuses it")
     if params.get("memory_swap") not in (None, ""):
         new["memory_swap"] = parse_size(params["memory_swap"])
@@ -128,14 +131,16 @@ class Update(DockerAction):
         if not previous:
             return None
         restore: dict[str, Any] = {"container": params["container"], "memory": previous.get("memory"),
-                                   "memory_swap": previous.get("memory_swap")}
+                                   "memory_swap": previous.get("memory_swap") or None}
         if previous.get("nano_cpus"):
             restore["cpus"] = previous["nano_cpus"] / 1e9
-        if previous.get("pids_limit"):
+        if previous.get("pids_limit") is not None:  # 0 is "no limit", which the engine can restore
             restore["pids_limit"] = previous["pids_limit"]
         if params.get("host"):
             restore["host"] = params["host"]
-        return UndoCall("docker.update", {k: v for k, v in restore.items() if v not in (None, 0)})
+        # memory 0 is kept: "no limit before" must reach run(), which says it cannot be restored.
+        return UndoCall("docker.update", {k: v for k, v in restore.items()
+                                          if v is not None and (v != 0 or k in ("pids_limit", "memory"))})
 
     def describe(self, params: Mapping[str, Any]) -> str:
         parts = [f"{k}={params[k]}" for k in ("memory", "memory_swap", "cpus", "pids_limit") if params.get(k)]

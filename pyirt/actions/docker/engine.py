@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import socket
-import threading
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -21,6 +20,7 @@ from pyirt.extras import require
 DEFAULT_HOST = "unix:///var/run/docker.sock"
 DEFAULT_TIMEOUT = 30.0
 REFUSED = "connection refused (is the engine running?)"
+POOL_SIZE = 32  # connections kept per client: as many as docker.stats samples at once
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,19 +67,8 @@ def _engine(name: str, raw: Mapping[str, Any]) -> Engine:
     )
 
 
-_CLIENTS: dict[Engine, Any] = {}
-_CLIENTS_LOCK = threading.Lock()
-
-
 def client(engine: Engine) -> Any:
-    """A ``docker.DockerClient`` for ``engine`` (API version negotiated, every call with a timeout).
-
-    One per engine for the life of the process, shared by every step and thread: its pooled
-    connections are reused, and no client is left for the garbage collector with open sockets."""
-    return _new_client(engine)
-
-
-def _new_client(engine: Engine) -> Any:
+    """A ``docker.DockerClient`` for ``engine`` (API version negotiated, every call with a timeout)."""
     docker = require("docker", "docker")
     if engine.unix_path:
         _probe(engine, engine.unix_path)
@@ -88,7 +77,8 @@ def _new_client(engine: Engine) -> Any:
         cert = (engine.cert, engine.key) if engine.cert and engine.key else None
         tls = docker.tls.TLSConfig(client_cert=cert, ca_cert=engine.ca, verify=engine.ca if engine.verify else False)
     with map_errors(engine, "connect"):
-        return docker.DockerClient(base_url=engine.host, tls=tls, timeout=engine.timeout, version="auto")
+        return docker.DockerClient(base_url=engine.host, tls=tls, timeout=engine.timeout, version="auto",
+                                   max_pool_size=POOL_SIZE)
 
 
 def _probe(engine: Engine, path: str) -> None:

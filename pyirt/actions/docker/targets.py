@@ -8,7 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
-from pyirt.actions.docker.engine import Engine, map_errors
+from pyirt.actions.docker.engine import POOL_SIZE, Engine, map_errors
 from pyirt.core.actionspec import Param
 from pyirt.errors import ActionError
 
@@ -20,6 +20,9 @@ TARGET_PARAMS = (
 )
 TARGET_GROUP = ("container", "containers", "selector")
 MAX_PARALLEL = 8
+# For calls that mostly wait on the engine: a stats sample waits for the engine's next collection
+# (once a second), which every container shares, so waiting for all at once costs one such wait.
+WAIT_PARALLEL = POOL_SIZE
 
 
 @dataclass(frozen=True)
@@ -62,8 +65,9 @@ def resolve(client: Any, engine: Engine, params: Mapping[str, Any]) -> list[Any]
     return result
 
 
-def for_each(containers: list[Any], work: Callable[[Any], dict[str, Any]], what: str) -> dict[str, Any]:
-    """``work`` on every container (at most MAX_PARALLEL at once). One container's failure does not
+def for_each(containers: list[Any], work: Callable[[Any], dict[str, Any]], what: str,
+             parallel: int = MAX_PARALLEL) -> dict[str, Any]:
+    """``work`` on every container (at most ``parallel`` at once). One container's failure does not
     hide the others: all results are gathered, then the failures are raised together."""
     results: dict[str, dict[str, Any]] = {}
     errors: dict[str, tuple[str, bool]] = {}
@@ -82,7 +86,7 @@ def for_each(containers: list[Any], work: Callable[[Any], dict[str, Any]], what:
     if len(containers) == 1:
         one(containers[0])
     else:
-        workers = min(MAX_PARALLEL, len(containers))
+        workers = min(parallel, len(containers))
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="irt-docker") as pool:
             list(pool.map(one, containers))
     if errors:
