@@ -20,8 +20,11 @@ app = typer.Typer(
 )
 incidents_app = typer.Typer(help="List and show incidents.", rich_markup_mode=None, no_args_is_help=True)
 actions_app = typer.Typer(help="List and describe actions.", rich_markup_mode=None, no_args_is_help=True)
+sim_app = typer.Typer(help="Serve simulated backends for drills, demos and tests (127.0.0.1 only).",
+                      rich_markup_mode=None, no_args_is_help=True)
 app.add_typer(incidents_app, name="incidents")
 app.add_typer(actions_app, name="actions")
+app.add_typer(sim_app, name="sim")
 
 ConfigOpt = Annotated[str | None, typer.Option("--config", help="irt.yaml to use (default $IRT_CONFIG, ./irt.yaml)")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="machine-readable output")]
@@ -131,6 +134,23 @@ def incidents_show(
     return info_cmds.incidents_show(incident, incident_dir, json_out)
 
 
+@app.command()
+def report(
+    incident: Annotated[str, typer.Argument(help="incident id (or a unique prefix or suffix)")],
+    fmt: Annotated[str, typer.Option("--format", help="md, html, json or pdf (pdf needs Chromium)")] = "md",
+    template_dir: Annotated[str | None, typer.Option("--template-dir", help="folder whose templates override "
+                                                     "the packaged ones (report/report.md.j2, ...)")] = None,
+    output: Annotated[str | None, typer.Option("--output", "-o", help="file to write, or - for stdout "
+                                               "(default: report.FORMAT in the incident folder)")] = None,
+    incident_dir: DirOpt = None,
+    config: ConfigOpt = None,
+) -> int:
+    """Render the post-incident report from the incident's journal and artifacts (any time, again)."""
+    from pyirt.cli import report_cmds
+
+    return report_cmds.report(incident, fmt, template_dir, output, incident_dir, config)
+
+
 @actions_app.command("list")
 def actions_list(json_out: JsonOpt = False, config: ConfigOpt = None) -> int:
     """List every registered action."""
@@ -149,3 +169,16 @@ def actions_show(
     from pyirt.cli import info_cmds
 
     return info_cmds.actions_show(name, json_out, config)
+
+
+@sim_app.command("cloudrun")
+def sim_cloudrun(
+    world: Annotated[str, typer.Option("--world", help="World file (kind: World) with a cloudrun: section")],
+    port: Annotated[int, typer.Option("--port", help="port to listen on (0: any free one)")] = 8085,
+    host: Annotated[str, typer.Option("--host", help="loopback address to bind")] = "127.0.0.1",
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="do not log each request")] = False,
+) -> int:
+    """Serve the Cloud Run Admin API v2 for a World file until Ctrl-C."""
+    from pyirt.cli import sim_cmds
+
+    return sim_cmds.cloudrun(world, port, host, quiet)

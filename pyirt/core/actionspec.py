@@ -82,6 +82,8 @@ class ActionSpec:
     has_default_undo: bool = False
     approval: bool = False  # the action is itself an approval gate (flow.approve)
     outputs: tuple[str, ...] = field(default=())
+    default_on_failure: str | None = None
+    """The step's ``on_failure`` when the runbook does not say (notifications: ``continue``)."""
 
     def param(self, name: str) -> Param | None:
         for p in self.params:

@@ -238,7 +238,8 @@ class _Parser:
 
         timeout = self.duration(node, "timeout", f"{path}.timeout")
         retry = self.retry(node, f"{path}.retry")
-        on_failure = node.get("on_failure", "abort")
+        spec = self.actions.get(action) if self.actions is not None and action else None
+        on_failure = node.get("on_failure", (spec.default_on_failure if spec else None) or "abort")
         if on_failure not in ON_FAILURE:
             self.problem(node, f"{path}.on_failure", f"must be one of {', '.join(ON_FAILURE)}",
                          value_of="on_failure")

@@ -19,7 +19,7 @@ from pyirt.core.inputs import resolve_inputs
 from pyirt.core.model import Runbook
 from pyirt.core.parse import digest, parse_runbook
 from pyirt.core.secrets import Redactor
-from pyirt.engine import secretref, store
+from pyirt.engine import lifecycle, secretref, store
 from pyirt.engine.approvals import Approver, ask_tty
 from pyirt.engine.config import Config
 from pyirt.engine.journal_writer import JournalWriter
@@ -120,12 +120,14 @@ def _runner(runbook: Runbook, registry: registry_mod.Registry, folder: Path, wri
     interactive = options.interactive
     if config.approval == "stop":
         interactive = False
-    return Runner(
+    runner = Runner(
         runbook=runbook, registry=registry, folder=folder, writer=writer, state=state, config=config.raw,
         approver=Approver(yes=yes, interactive=interactive, ask=options.ask), observers=options.observers,
         stop=StopFlag(), redactor=redactor, secret=secretref.resolver(redactor), in_doubt=options.in_doubt,
         ask=options.ask or ask_tty,
     )
+    lifecycle.attach(runner, config.raw)  # notify: in irt.yaml -> incident opened / approval / failed / closed
+    return runner
 
 
 def _run(runner: Runner, folder: Path, first: str, **fields: Any) -> Result:

@@ -13,14 +13,14 @@ from collections.abc import Mapping
 from typing import Any
 
 from pyirt.actions.api import ActionContext
-from pyirt.actions.docker import logstream, targets
+from pyirt.actions.docker import targets
 from pyirt.actions.docker.base import DockerAction
 from pyirt.actions.docker.engine import map_errors
 from pyirt.actions.docker.when import to_epoch
 from pyirt.core.actionspec import ActionSpec, Param
-from pyirt.core.redaction import ByteScrubber
 from pyirt.errors import ActionError
 
+EXCERPT_LINES = 5  # the same as logstream.EXCERPT_LINES, without importing it at start-up
 DEFAULT_ERROR_PATTERN = r"(?i)\b(?:error|fatal|panic|exception|traceback)\b"
 _SAFE_NAME = re.compile(r"[^A-Za-z0-9_.-]+")
 
@@ -51,6 +51,9 @@ class Logs(DockerAction):
     )
 
     def run(self, params: dict[str, Any], ctx: ActionContext) -> dict[str, Any]:
+        from pyirt.actions.docker import logstream  # sockets, ssl, gzip: only when logs are collected
+        from pyirt.core.redaction import ByteScrubber
+
         try:
             since = to_epoch(params["since"]) if params.get("since") not in (None, "") else None
             until = to_epoch(params["until"]) if params.get("until") not in (None, "") else None
@@ -105,7 +108,7 @@ def _merge(out: dict[str, Any], err: dict[str, Any], seconds: float) -> dict[str
         "error_lines": out["error_lines"] + err["error_lines"],
         "first_timestamp": min(firsts, key=_ts_key) if firsts else None,
         "last_timestamp": max(lasts, key=_ts_key) if lasts else None,
-        "excerpt": (out["excerpt"] + err["excerpt"])[-logstream.EXCERPT_LINES:],
+        "excerpt": (out["excerpt"] + err["excerpt"])[-EXCERPT_LINES:],
         "redactions": out["redactions"] + err["redactions"],
         "stdout": {k: out[k] for k in ("bytes", "lines", "error_lines")},
         "stderr": {k: err[k] for k in ("bytes", "lines", "error_lines")},
@@ -227,6 +230,8 @@ class Inspect(DockerAction):
                 image = client.api.inspect_image(attrs.get("Image", ""))
             path = folder / f"{_file_name(container.name)}.inspect.json"
             raw = json.dumps({"container": attrs, "image": image}, indent=2, default=str).encode()
+            from pyirt.core.redaction import ByteScrubber
+
             path.write_bytes(ByteScrubber(_config_patterns(ctx), ctx.redact.values)(raw)[0])
             state = attrs.get("State") or {}
             return {"image": (attrs.get("Config") or {}).get("Image"), "image_id": attrs.get("Image"),

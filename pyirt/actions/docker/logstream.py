@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
+from pyirt.actions.docker.collect import EXCERPT_LINES
 from pyirt.actions.docker.engine import Engine
 from pyirt.core.redaction import ByteScrubber
 from pyirt.errors import ActionError
@@ -33,7 +34,6 @@ READ_SIZE = 1 << 20
 PIECE = 256 << 10
 QUEUED = 16
 BLOCK = 1 << 20
-EXCERPT_LINES = 5
 EXCERPT_WIDTH = 300
 _HEADER = struct.Struct(">BxxxL")
 _TS = re.compile(rb"(\d{4}-\d\d-\d\dT[0-9:.]+Z) ")

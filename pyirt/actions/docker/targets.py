@@ -4,7 +4,6 @@ running one function per container in a bounded pool with per-container failures
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -87,6 +86,8 @@ def for_each(containers: list[Any], work: Callable[[Any], dict[str, Any]], what:
         one(containers[0])
     else:
         workers = min(parallel, len(containers))
+        from concurrent.futures import ThreadPoolExecutor
+
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="irt-docker") as pool:
             list(pool.map(one, containers))
     if errors:
