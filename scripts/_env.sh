@@ -7,7 +7,7 @@ if [ ! -x .venv/bin/python ]; then
 fi
 stamp=.venv/.installed-$(cat pyproject.toml | sha1sum | cut -c1-12)
 if [ ! -f "$stamp" ]; then
-  .venv/bin/python -m pip install --quiet --disable-pip-version-check -e ".[dev,docker,gcp]"
+  .venv/bin/python -m pip install --quiet --disable-pip-version-check -e ".[dev,docker,gcp,aws,azure]"
   rm -f .venv/.installed-* && touch "$stamp"
 fi
 export PATH="$PWD/.venv/bin:$PATH"

@@ -25,6 +25,9 @@ sim_app = typer.Typer(help="Serve simulated backends for drills, demos and tests
 app.add_typer(incidents_app, name="incidents")
 app.add_typer(actions_app, name="actions")
 app.add_typer(sim_app, name="sim")
+secrets_app = typer.Typer(help="Check secrets against their rotation policy.", rich_markup_mode=None,
+                          no_args_is_help=True)
+app.add_typer(secrets_app, name="secrets")
 
 ConfigOpt = Annotated[str | None, typer.Option("--config", help="irt.yaml to use (default $IRT_CONFIG, ./irt.yaml)")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="machine-readable output")]
@@ -182,3 +185,33 @@ def sim_cloudrun(
     from pyirt.cli import sim_cmds
 
     return sim_cmds.cloudrun(world, port, host, quiet)
+
+
+@sim_app.command("secrets")
+def sim_secrets(
+    world: Annotated[str, typer.Option("--world", help="World file (kind: World) with a secrets: section")],
+    port: Annotated[int, typer.Option("--port", help="GCP Secret Manager port (0: any free one)")] = 8086,
+    azure_port: Annotated[int, typer.Option("--azure-port", help="Azure Key Vault (HTTPS) port")] = 8443,
+    host: Annotated[str, typer.Option("--host", help="loopback address to bind")] = "127.0.0.1",
+    ca_file: Annotated[str, typer.Option("--ca-file", help="where to write the Key Vault simulator's "
+                                         "certificate (providers.azure.ca_bundle)")] = "sim-ca.pem",
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="do not log each request")] = False,
+) -> int:
+    """Serve GCP Secret Manager and Azure Key Vault for a World file until Ctrl-C."""
+    from pyirt.cli import secrets_cmds
+
+    return secrets_cmds.sim(world, port, azure_port, host, ca_file, quiet)
+
+
+@secrets_app.command("status")
+def secrets_status(
+    max_age: Annotated[str, typer.Option("--max-age", help="rotation policy for entries without their own "
+                                         "max_age")] = "90d",
+    json_out: JsonOpt = False,
+    config: ConfigOpt = None,
+) -> int:
+    """Age of each configured secret's current version against the policy, enabled old versions, values
+    shared between environments. Exit 1 when something is overdue, shared or unreadable."""
+    from pyirt.cli import secrets_cmds
+
+    return secrets_cmds.status(max_age, json_out, config)

@@ -18,7 +18,7 @@ from typing import Any
 from pyirt.core import yamlsrc
 from pyirt.errors import InvalidInput, Problem, ValidationFailed
 
-SECTIONS = ("providers", "channels", "routes", "auth", "redact", "policy", "plugins", "audit", "notify")
+SECTIONS = ("providers", "channels", "routes", "auth", "redact", "policy", "plugins", "audit", "notify", "secrets")
 CREDENTIAL_KEYS = ("password", "token", "url_secret", "routing_key", "secret", "api_key", "webhook_secret")
 APPROVAL_POLICIES = ("interactive", "auto", "stop")
 

@@ -8,7 +8,7 @@ A provider is a small class built for one step and one secret (``SecretRef``)::
     promote(version, request)   -> Promotion         make it what consumers read
     read(version | None)        -> (id, Secret)      None: the current version
     list_versions()             -> [Version]         newest first, values never included
-    disable(version), destroy(version)
+    disable(version), enable(version), destroy(version)
     find(request, after)        -> version id | None a version an earlier attempt stored
 
 ``staged`` says whether a new version stays invisible to consumers until ``promote`` (AWS's
@@ -23,6 +23,7 @@ import contextlib
 import hashlib
 import importlib
 import logging
+import re
 import uuid
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
@@ -30,7 +31,7 @@ from typing import Any, ClassVar, Literal, Protocol, TypeVar
 
 from pyirt.actions.api import ActionContext
 from pyirt.core.journal import sanitize
-from pyirt.core.secrets import Redactor, Secret
+from pyirt.core.secrets import MASK, Redactor, Secret
 from pyirt.errors import ActionError
 
 T = TypeVar("T")
@@ -121,6 +122,7 @@ class Provider(Protocol):
     def read(self, version: str | None = None) -> tuple[str, Secret]: ...
     def list_versions(self) -> list[Version]: ...
     def disable(self, version: str) -> None: ...
+    def enable(self, version: str) -> None: ...
     def destroy(self, version: str) -> None: ...
     def find(self, request: str, after: str | None) -> str | None: ...
     def close(self) -> None: ...
@@ -145,10 +147,11 @@ def opened(params: Mapping[str, Any], ctx: ActionContext) -> Iterator[Provider]:
         provider.close()
 
 
-def request_id(ctx: ActionContext, ref: SecretRef) -> str:
+def request_id(ctx: ActionContext, ref: SecretRef, purpose: str = "rotate") -> str:
     """The rotation's idempotency key: the same for every attempt and resume of one step (AWS's
-    ClientRequestToken; a tag elsewhere), different for another incident, step or secret."""
-    return str(uuid.uuid5(REQUEST_NAMESPACE, f"{ctx.incident_id}/{ctx.step_id}/{ref.provider}/{ref.name}"))
+    ClientRequestToken; a tag elsewhere), different for another incident, step, secret or purpose
+    (an undo runs under its step's id)."""
+    return str(uuid.uuid5(REQUEST_NAMESPACE, f"{ctx.incident_id}/{ctx.step_id}/{ref.provider}/{ref.name}/{purpose}"))
 
 
 def digest(value: Secret) -> bytes:
@@ -249,27 +252,38 @@ SDK_LOGGERS = ("botocore", "boto3", "s3transfer", "urllib3", "requests", "azure"
 _RECORD_FIELDS = frozenset(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message", "asctime"}
 
 
+# The fields that carry a value on the wire: AWS's SecretString/SecretBinary, GCP's payload data,
+# Key Vault's value. Masked by shape too, since a response is logged before its value is known.
+_WIRE_FIELDS = re.compile(
+    r"""(?P<key>["']?\b(?:SecretString|SecretBinary|secret_string|data|value)\b["']?\s*[:=]\s*b?)"""
+    r"""(?:"(?:\\.|[^"\\])*"|'(?:\\.|[^'\\])*')""")
+
+
 class _Scrub(logging.Filter):
-    """Masks known values in a record's message and extra fields: at DEBUG level, botocore logs
-    request and response bodies and Google's clients log payloads (in ``extra``)."""
+    """Masks values in a record's message and extra fields: at DEBUG level, botocore logs request
+    and response bodies and Google's clients log payloads (in ``extra``). Known values go through the
+    run's redactor; values not known yet (a response being read) are masked by their field."""
 
     def __init__(self, redact: Redactor) -> None:
         super().__init__()
         self.redact = redact
+
+    def clean(self, text: str) -> str:
+        return _WIRE_FIELDS.sub(lambda m: f'{m.group("key")}"{MASK}"', self.redact(text))
 
     def filter(self, record: logging.LogRecord) -> bool:
         try:
             message = record.getMessage()
         except Exception:
             message = str(record.msg)
-        clean = self.redact(message)
+        clean = self.clean(message)
         if clean != message or record.args:
             record.msg, record.args = clean, None
         for key, value in list(vars(record).items()):
             if key not in _RECORD_FIELDS and isinstance(value, str | bytes | Mapping | list | tuple):
-                setattr(record, key, sanitize(value, self.redact))
+                setattr(record, key, sanitize(value, self.clean))
         if record.exc_info and record.exc_info[1] is not None:
-            record.msg = f"{record.msg} ({type(record.exc_info[1]).__name__}: {self.redact(str(record.exc_info[1]))})"
+            record.msg = f"{record.msg} ({type(record.exc_info[1]).__name__}: {self.clean(str(record.exc_info[1]))})"
             record.exc_info, record.exc_text = None, None
         return True
 

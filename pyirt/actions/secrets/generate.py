@@ -9,8 +9,8 @@ Randomness comes from :mod:`secrets` only.
 from __future__ import annotations
 
 import base64
-import secrets
 import string
+from secrets import choice, token_bytes
 
 from pyirt.core.secrets import Redactor, Secret
 
@@ -37,7 +37,7 @@ def generate(length: int = 32, alphabet: str = "base64", *, redact: Redactor | N
     if why:
         raise ValueError(why)
     if alphabet in ENCODINGS:
-        raw = secrets.token_bytes(length)
+        raw = token_bytes(length)
         if alphabet == "hex":
             text = raw.hex()
         elif alphabet == "base64url":
@@ -46,7 +46,7 @@ def generate(length: int = 32, alphabet: str = "base64", *, redact: Redactor | N
             text = base64.b64encode(raw).decode("ascii")
     else:
         chars = ALPHABETS.get(alphabet) or "".join(dict.fromkeys(alphabet))
-        text = "".join(secrets.choice(chars) for _ in range(length))
+        text = "".join(choice(chars) for _ in range(length))
     if redact is not None:
         redact.add(text)
     return Secret(text, ref="generated")
