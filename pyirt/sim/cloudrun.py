@@ -16,23 +16,17 @@ the state; this module only speaks HTTP. Standard library only.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import math
 import re
-import socket
-import socketserver
-import sys
-import threading
 from collections.abc import Callable, Mapping
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from pyirt.sim.cloudrun_state import ApiError, CloudRunWorld, Fault, WorldError
+from pyirt.sim.httpserver import JsonServer, Reply, Request
 
-LOOPBACK = ("127.0.0.1", "localhost", "::1")
 _P = r"/v2/projects/(?P<project>[^/:]+)/locations/(?P<region>[^/:]+)"
 ROUTES: list[tuple[str, re.Pattern[str], str]] = [
     ("GET", re.compile(_P + r"/services$"), "ListServices"),
@@ -42,7 +36,6 @@ ROUTES: list[tuple[str, re.Pattern[str], str]] = [
     ("GET", re.compile(_P + r"/services/(?P<service>[^/:]+)/revisions/(?P<revision>[^/:]+)$"), "GetRevision"),
     ("GET", re.compile(_P + r"/operations/(?P<operation>[^/:]+)$"), "GetOperation"),
 ]
-MAX_BODY = 4 * 1024 * 1024
 
 
 def load_world(path: str | Path) -> dict[str, Any]:
@@ -69,17 +62,14 @@ class CloudRunSimulator:
 
     def __init__(self, world: CloudRunWorld | Mapping[str, Any] | None = None, *, host: str = "127.0.0.1",
                  port: int = 0, log: Callable[[str], None] | None = None) -> None:
-        if host not in LOOPBACK and not host.startswith("127."):
-            raise ValueError(f"the simulator binds loopback addresses only, not {host!r}")
         if world is None:
             world = CloudRunWorld()
         self.world = world if isinstance(world, CloudRunWorld) else CloudRunWorld.from_dict(world)
         self.host = host
         self._port = port
         self._log = log
-        self._server: _Server | None = None
-        self._thread: threading.Thread | None = None
-        self._stopping = threading.Event()
+        self._server = JsonServer(self._answer, host=host, port=port, name="irt-sim-cloudrun", log=self.log)
+        self._stopping = self._server.stopping  # set by stop(): releases hung and slowed calls
 
     @classmethod
     def from_file(cls, path: str | Path, **kwargs: Any) -> CloudRunSimulator:
@@ -92,28 +82,11 @@ class CloudRunSimulator:
     # -- life ----------------------------------------------------------------------------------------
     def start(self) -> int:
         """Listen and serve in a background thread; returns the port."""
-        if self._server is not None:
-            return self.port
-        self._stopping.clear()
-        family = socket.AF_INET6 if ":" in self.host else socket.AF_INET
-        server = _Server((self.host, self._port), _Handler, family, self)
-        self._server = server
-        self._thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.1},
-                                        name="irt-sim-cloudrun", daemon=True)
-        self._thread.start()
-        return self.port
+        return self._server.start()
 
     def stop(self) -> None:
         """Stop serving: hung calls are released, open connections closed, the port freed."""
-        server, self._server = self._server, None
-        if server is None:
-            return
-        self._stopping.set()
-        server.shutdown()
-        server.close_connections()
-        server.server_close()
-        if self._thread is not None:
-            self._thread.join(5)
+        self._server.stop()
 
     def __enter__(self) -> CloudRunSimulator:
         self.start()
@@ -124,14 +97,11 @@ class CloudRunSimulator:
 
     @property
     def port(self) -> int:
-        if self._server is None:
-            raise RuntimeError("the simulator is not running")
-        return int(self._server.server_address[1])
+        return self._server.port
 
     @property
     def url(self) -> str:
-        host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"http://{host}:{self.port}"
+        return self._server.url
 
     def provider(self) -> dict[str, str]:
         """What ``providers.cloudrun`` in irt.yaml needs to talk to this simulator."""
@@ -147,6 +117,10 @@ class CloudRunSimulator:
         self.world.clear_faults()
 
     # -- one request -------------------------------------------------------------------------------
+    def _answer(self, request: Request) -> Reply:
+        status, headers, payload = self.handle(request.method, request.target, request.body)
+        return Reply(status, payload, headers)
+
     def handle(self, method: str, target: str, body: bytes) -> tuple[int, dict[str, str], dict[str, Any] | None]:
         """Answer one request: (status, headers, JSON body); a None body means hang up without answering."""
         parts = urlsplit(target)
@@ -231,73 +205,3 @@ def _int(query: dict[str, list[str]], name: str) -> int:
         return int(text) if text else 0
     except ValueError:
         raise ApiError("INVALID_ARGUMENT", f"Invalid value for {name}: {text!r}") from None
-
-
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    allow_reuse_address = True
-
-    def __init__(self, address: tuple[str, int], handler: type[BaseHTTPRequestHandler], family: socket.AddressFamily,
-                 sim: CloudRunSimulator) -> None:
-        self.address_family = family
-        self.sim = sim
-        self.connections: set[socket.socket] = set()
-        self.connections_lock = threading.Lock()
-        super().__init__(address, handler)
-
-    def server_bind(self) -> None:
-        # HTTPServer's own looks the host name up in DNS (socket.getfqdn): slow, and not loopback.
-        socketserver.TCPServer.server_bind(self)
-        host, port = self.server_address[:2]
-        self.server_name, self.server_port = str(host), int(port)
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        # A client that hung up (a hang fault, a timeout) is expected: one log line, no traceback.
-        self.sim.log(f"connection from {client_address[0]} ended: {sys.exc_info()[1]!r}")
-
-    def close_connections(self) -> None:
-        with self.connections_lock:
-            for conn in list(self.connections):
-                with contextlib.suppress(OSError):
-                    conn.shutdown(socket.SHUT_RDWR)
-
-
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"  # keep-alive, as the client's pooled session expects
-    timeout = 60  # an idle kept-alive connection is closed after this
-    server: _Server
-
-    def setup(self) -> None:
-        super().setup()
-        with self.server.connections_lock:
-            self.server.connections.add(self.connection)
-
-    def finish(self) -> None:
-        with self.server.connections_lock:
-            self.server.connections.discard(self.connection)
-        with contextlib.suppress(OSError):
-            super().finish()
-
-    def _serve(self) -> None:
-        length = int(self.headers.get("Content-Length") or 0)
-        if length > MAX_BODY:
-            self.send_error(413)
-            return
-        body = self.rfile.read(length) if length else b""
-        status, headers, payload = self.server.sim.handle(self.command, self.path, body)
-        if payload is None:  # a hang or an injected latency cut short by stop(): no answer at all
-            self.close_connection = True
-            return
-        data = json.dumps(payload, indent=1).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json; charset=UTF-8")
-        self.send_header("Content-Length", str(len(data)))
-        for name, value in headers.items():
-            self.send_header(name, value)
-        self.end_headers()
-        self.wfile.write(data)
-
-    do_GET = do_PATCH = do_POST = do_PUT = do_DELETE = _serve
-
-    def log_message(self, format: str, *args: Any) -> None:
-        self.server.sim.log(f"{self.address_string()} {format % args}")
