@@ -215,3 +215,52 @@ def secrets_status(
     from pyirt.cli import secrets_cmds
 
     return secrets_cmds.status(max_age, json_out, config)
+
+
+@app.command()
+def drill(
+    runbook: Annotated[str | None, typer.Argument(help="runbook file (default: the scenario's runbook:)")] = None,
+    scenario: Annotated[str, typer.Option("--scenario", "-s", help="Scenario file (kind: Scenario): the world, "
+                                          "injects, faults and expectations")] = "",
+    inputs: InputOpt = None,
+    incident_dir: Annotated[str | None, typer.Option("--incident-dir", help="where drill incidents go "
+                                                     "($IRT_HOME/drills, else ./drills-out)")] = None,
+    json_out: Annotated[bool, typer.Option("--json", help="print the scorecard as one JSON object")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="no step progress, only the scorecard")] = False,
+) -> int:
+    """Run a runbook against a simulated world (never the real one) and score the response.
+    Exit 0 when every expectation is met, 1 when one is not."""
+    from pyirt.cli import drill_cmds
+    from pyirt.errors import InvalidInput
+
+    if not scenario:
+        raise InvalidInput("irt drill needs --scenario FILE (see drills/*.yaml)")
+    return drill_cmds.drill(runbook, scenario, inputs or [], incident_dir, json_out, quiet)
+
+
+@sim_app.command("docker")
+def sim_docker(
+    world: Annotated[str, typer.Option("--world", help="World file (kind: World) with a containers: section")],
+    socket_path: Annotated[str | None, typer.Option("--socket", help="unix socket to serve on (default: a new "
+                                                    "one in a temporary folder)")] = None,
+    port: Annotated[int | None, typer.Option("--port", help="serve on 127.0.0.1:PORT instead of a unix socket "
+                                             "(0: any free port)")] = None,
+    host: Annotated[str, typer.Option("--host", help="loopback address to bind with --port")] = "127.0.0.1",
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="do not log each request")] = False,
+) -> int:
+    """Serve the Docker Engine API for a World file's containers until Ctrl-C."""
+    from pyirt.cli import drill_cmds
+
+    return drill_cmds.docker(world, socket_path, port, host, quiet)
+
+
+@sim_app.command("all")
+def sim_all(
+    world: Annotated[str, typer.Option("--world", help="World file (kind: World)")],
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="do not log each request")] = False,
+) -> int:
+    """Serve every simulator of a World file (Docker, Cloud Run, secret stores, notification sinks)
+    and print the irt.yaml that points at them, until Ctrl-C."""
+    from pyirt.cli import drill_cmds
+
+    return drill_cmds.all_sims(world, quiet)
