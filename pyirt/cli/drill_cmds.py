@@ -13,14 +13,12 @@ that points at them. Both run until Ctrl-C (or SIGTERM).
 from __future__ import annotations
 
 import json
-import signal
 import sys
 import tempfile
-import threading
 from pathlib import Path
-from types import FrameType
 from typing import Any
 
+from pyirt.cli.sim_cmds import serve_until_stopped
 from pyirt.errors import EXIT_FAILED, EXIT_OK, InvalidInput
 
 
@@ -46,19 +44,9 @@ def drill(runbook: str | None, scenario: str, inputs: list[str], incident_dir: s
 
 # -- irt sim docker | all ---------------------------------------------------------------------------
 def _serve_until_stopped(stop_all: Any, name: str) -> int:
-    stop = threading.Event()
-
-    def on_term(signum: int, frame: FrameType | None) -> None:
-        stop.set()
-
-    previous = signal.signal(signal.SIGTERM, on_term)
     try:
-        while not stop.wait(0.5):
-            pass
-    except KeyboardInterrupt:
-        pass
+        serve_until_stopped()
     finally:
-        signal.signal(signal.SIGTERM, previous)
         stop_all()
     print(f"{name} stopped", file=sys.stderr)
     return EXIT_OK

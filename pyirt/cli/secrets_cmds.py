@@ -14,12 +14,10 @@ from __future__ import annotations
 
 import json
 import shutil
-import signal
 import sys
-import threading
 from pathlib import Path
-from types import FrameType
 
+from pyirt.cli.sim_cmds import serve_until_stopped
 from pyirt.errors import EXIT_FAILED, EXIT_OK, InvalidInput
 
 
@@ -83,25 +81,9 @@ def sim(world: str, port: int, azure_port: int, host: str, ca_file: str, quiet: 
               f"certificate {ca}); Ctrl-C stops them", file=sys.stderr)
         print(f"irt.yaml:  providers: {{gcp_secrets: {{endpoint: {gcp.url}, credentials: anonymous}}, "
               f"azure: {{vault_url: {azure.url}, ca_bundle: {ca}, credential: static}}}}", file=sys.stderr)
-        _serve_until_stopped()
+        serve_until_stopped()
     finally:
         for simulator in reversed(started):
             simulator.stop()
     print("secret store simulators stopped", file=sys.stderr)
     return EXIT_OK
-
-
-def _serve_until_stopped() -> None:
-    stop = threading.Event()
-
-    def on_term(signum: int, frame: FrameType | None) -> None:
-        stop.set()
-
-    previous = signal.signal(signal.SIGTERM, on_term)
-    try:
-        while not stop.wait(0.5):
-            pass
-    except KeyboardInterrupt:
-        pass
-    finally:
-        signal.signal(signal.SIGTERM, previous)

@@ -29,6 +29,16 @@ def cloudrun(world: str, port: int, host: str, quiet: bool) -> int:
     services = ", ".join("/".join(key) for key in sim.world.service_keys()) or "none"
     print(f"Cloud Run simulator on {sim.url} (services: {services}); Ctrl-C stops it", file=sys.stderr)
     print(f"irt.yaml:  providers: {{cloudrun: {{endpoint: {sim.url}, credentials: anonymous}}}}", file=sys.stderr)
+    try:
+        serve_until_stopped()
+    finally:
+        sim.stop()
+    print("Cloud Run simulator stopped", file=sys.stderr)
+    return EXIT_OK
+
+
+def serve_until_stopped() -> None:
+    """Block until Ctrl-C or SIGTERM (every ``irt sim`` command serves this way)."""
     stop = threading.Event()
 
     def on_term(signum: int, frame: FrameType | None) -> None:
@@ -42,6 +52,3 @@ def cloudrun(world: str, port: int, host: str, quiet: bool) -> int:
         pass
     finally:
         signal.signal(signal.SIGTERM, previous)
-        sim.stop()
-    print("Cloud Run simulator stopped", file=sys.stderr)
-    return EXIT_OK
