@@ -132,6 +132,21 @@ def _text(value: Any) -> str:
     return str(value)
 
 
+def post_json(channel: channels.Channel, body: Mapping[str, Any], ctx: ActionContext) -> dict[str, Any]:
+    """POST ``body`` as JSON to the channel's (secret) webhook URL, with its retry policy."""
+    import json
+
+    from pyirt.actions.notify import transport
+
+    url = channel.reveal("url")
+    if not url:
+        raise ActionError(f"channel {channel.name}: no url", backend="notify", retryable=False)
+    content = json.dumps(body, ensure_ascii=False).encode()
+    reply = transport.post(url, content, what=f"{channel.kind} channel {channel.name}", ctx=ctx,
+                           policy=channel.policy, ca_file=channel.reveal("ca_file"), proxy=channel.reveal("proxy"))
+    return {"attempts": reply.attempts, "status": reply.status}
+
+
 def send(channel: channels.Channel, message: Message, ctx: ActionContext) -> dict[str, Any]:
     """Deliver through one channel (its kind's module); SendError or ActionError when it fails."""
     module = importlib.import_module(f"pyirt.actions.notify.{MODULES[channel.kind]}")

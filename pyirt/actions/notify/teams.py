@@ -7,12 +7,11 @@ The card comes from ``notify/teams.json.j2``.
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from pyirt.actions.api import ActionContext
-from pyirt.actions.notify import templates, transport
-from pyirt.actions.notify.base import COMMON_PARAMS, OUTPUTS, Message, NotifyAction
+from pyirt.actions.notify import templates
+from pyirt.actions.notify.base import COMMON_PARAMS, OUTPUTS, Message, NotifyAction, post_json
 from pyirt.actions.notify.channels import Channel
 from pyirt.core import journal
 from pyirt.core.actionspec import ActionSpec, Param
@@ -33,13 +32,7 @@ def payload(message: Message, ctx: ActionContext) -> dict[str, Any]:
 
 
 def send(channel: Channel, message: Message, ctx: ActionContext) -> dict[str, Any]:
-    url = channel.reveal("url")
-    if not url:
-        raise ActionError(f"channel {channel.name}: no url", backend="notify", retryable=False)
-    content = json.dumps(payload(message, ctx), ensure_ascii=False).encode()
-    reply = transport.post(url, content, what=f"teams channel {channel.name}", ctx=ctx, policy=channel.policy,
-                           ca_file=channel.reveal("ca_file"), proxy=channel.reveal("proxy"))
-    return {"attempts": reply.attempts, "status": reply.status}
+    return post_json(channel, payload(message, ctx), ctx)
 
 
 class Teams(NotifyAction):
