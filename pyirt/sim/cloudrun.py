@@ -25,7 +25,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from pyirt.sim.cloudrun_state import ApiError, CloudRunWorld, Fault, WorldError
-from pyirt.sim.httpserver import JsonServer, Reply, Request
+from pyirt.sim.httpserver import JsonServer, Reply, Request, Served
 
 _P = r"/v2/projects/(?P<project>[^/:]+)/locations/(?P<region>[^/:]+)"
 ROUTES: list[tuple[str, re.Pattern[str], str]] = [
@@ -57,7 +57,7 @@ def load_world(path: str | Path) -> dict[str, Any]:
     return doc
 
 
-class CloudRunSimulator:
+class CloudRunSimulator(Served):
     """The HTTP server around a :class:`CloudRunWorld`. Safe to drive from several threads."""
 
     def __init__(self, world: CloudRunWorld | Mapping[str, Any] | None = None, *, host: str = "127.0.0.1",
@@ -68,8 +68,8 @@ class CloudRunSimulator:
         self.host = host
         self._port = port
         self._log = log
-        self._server = JsonServer(self._answer, host=host, port=port, name="irt-sim-cloudrun", log=self.log)
-        self._stopping = self._server.stopping  # set by stop(): releases hung and slowed calls
+        self.server = JsonServer(self._answer, host=host, port=port, name="irt-sim-cloudrun", log=self.log)
+        self._stopping = self.server.stopping  # set by stop(): releases hung and slowed calls
 
     @classmethod
     def from_file(cls, path: str | Path, **kwargs: Any) -> CloudRunSimulator:
@@ -80,28 +80,6 @@ class CloudRunSimulator:
             raise WorldError(f"{path}: {exc}") from None
 
     # -- life ----------------------------------------------------------------------------------------
-    def start(self) -> int:
-        """Listen and serve in a background thread; returns the port."""
-        return self._server.start()
-
-    def stop(self) -> None:
-        """Stop serving: hung calls are released, open connections closed, the port freed."""
-        self._server.stop()
-
-    def __enter__(self) -> CloudRunSimulator:
-        self.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-    @property
-    def port(self) -> int:
-        return self._server.port
-
-    @property
-    def url(self) -> str:
-        return self._server.url
 
     def provider(self) -> dict[str, str]:
         """What ``providers.cloudrun`` in irt.yaml needs to talk to this simulator."""

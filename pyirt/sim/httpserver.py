@@ -22,7 +22,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, Self
 
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
 MAX_BODY = 4 * 1024 * 1024
@@ -100,6 +100,34 @@ class JsonServer:
     def url(self) -> str:
         host = f"[{self.host}]" if ":" in self.host else self.host
         return f"{'https' if self.tls else 'http'}://{host}:{self.port}"
+
+
+class Served:
+    """The life of a simulator that answers through a :class:`JsonServer` kept in ``self.server``:
+    ``start()`` (returns the port), ``stop()``, ``with``, ``url`` and ``port``."""
+
+    server: JsonServer
+
+    def start(self) -> int:
+        return self.server.start()
+
+    def stop(self) -> None:
+        self.server.stop()
+
+    def __enter__(self) -> Self:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    @property
+    def port(self) -> int:
+        return self.server.port
+
+    @property
+    def url(self) -> str:
+        return self.server.url
 
 
 class _Server(ThreadingHTTPServer):

@@ -36,7 +36,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 from pyirt.sim.cloudrun import load_world
 from pyirt.sim.cloudrun_state import WorldError
-from pyirt.sim.httpserver import JsonServer, Reply, Request
+from pyirt.sim.httpserver import JsonServer, Reply, Request, Served
 from pyirt.sim.secrets_world import Fault, Faults, parse_secrets
 
 OPS = ("GetSecrets", "SetSecret", "GetSecret", "UpdateSecret", "GetSecretVersions", "DeleteSecret")
@@ -275,7 +275,7 @@ def _route(method: str, path: str) -> tuple[str, str, str]:
     return op, name, rest[0] if rest else ""
 
 
-class KeyVaultSimulator:
+class KeyVaultSimulator(Served):
     """The HTTPS server around a :class:`KeyVaultWorld`."""
 
     def __init__(self, world: KeyVaultWorld | Mapping[str, Any] | None = None, *, host: str = "127.0.0.1",
@@ -316,17 +316,6 @@ class KeyVaultSimulator:
         self.server.stop()
         if self._own_dir is not None:
             self._own_dir.cleanup()
-
-    def __enter__(self) -> KeyVaultSimulator:
-        self.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-    @property
-    def url(self) -> str:
-        return self.server.url
 
     def provider(self) -> dict[str, str]:
         """What ``providers.azure`` in irt.yaml needs to talk to this simulator."""

@@ -35,7 +35,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 from pyirt.sim.cloudrun import load_world
 from pyirt.sim.cloudrun_state import HTTP_TO_STATUS, STATUSES, WorldError
-from pyirt.sim.httpserver import JsonServer, Reply, Request
+from pyirt.sim.httpserver import JsonServer, Reply, Request, Served
 from pyirt.sim.secrets_world import Fault, Faults, parse_secrets, rfc3339
 
 OPS = ("ListSecrets", "CreateSecret", "GetSecret", "UpdateSecret", "DeleteSecret", "AddSecretVersion",
@@ -355,7 +355,7 @@ def _route(method: str, path: str) -> tuple[str, dict[str, str]]:
     raise GoogleError("NOT_FOUND", f"The requested URL {path} was not found on this server.")
 
 
-class SecretManagerSimulator:
+class SecretManagerSimulator(Served):
     """The HTTP server around a :class:`SecretManagerWorld`."""
 
     def __init__(self, world: SecretManagerWorld | Mapping[str, Any] | None = None, *, host: str = "127.0.0.1",
@@ -369,23 +369,6 @@ class SecretManagerSimulator:
             return cls(SecretManagerWorld.from_dict(load_world(path)), **kwargs)
         except WorldError as exc:
             raise WorldError(f"{path}: {exc}") from None
-
-    def start(self) -> int:
-        return self.server.start()
-
-    def stop(self) -> None:
-        self.server.stop()
-
-    def __enter__(self) -> SecretManagerSimulator:
-        self.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-    @property
-    def url(self) -> str:
-        return self.server.url
 
     def provider(self) -> dict[str, str]:
         """What ``providers.gcp_secrets`` in irt.yaml needs to talk to this simulator."""
