@@ -109,6 +109,7 @@ def _specs_json(name: str, config_file: str | None) -> dict[str, object]:
     return {
         "name": spec.name, "summary": spec.summary, "backend": spec.backend, "idempotent": spec.idempotent,
         "destructive": spec.destructive, "default_undo": spec.has_default_undo, "source": reg.source,
+        "default_on_failure": spec.default_on_failure or "abort",
         "one_of": [list(g) for g in spec.one_of], "outputs": list(spec.outputs),
         "params": [{"name": p.name, "type": p.type, "required": p.required, "default": p.default,
                     "choices": list(p.choices), "doc": p.doc} for p in spec.params],
@@ -136,7 +137,7 @@ def actions_show(name: str, json_out: bool, config_file: str | None) -> int:
         return EXIT_OK
     print(f"{data['name']}: {data['summary']}")
     print(f"  backend {data['backend']} · idempotent {data['idempotent']} · destructive {data['destructive']}"
-          f" · default undo {data['default_undo']}")
+          f" · default undo {data['default_undo']} · on_failure default {data['default_on_failure']}")
     print(f"  from {data['source']}")
     for group in data["one_of"]:  # type: ignore[attr-defined]
         print(f"  exactly one of: {', '.join(group)}")

@@ -133,7 +133,8 @@ def _run(plan: Scenario, path: Path, given: Mapping[str, Any], root: Path, sims:
     watchdog.daemon = True
     options = session.Options(incident_dir=str(root), interactive=True, ask=_approver(plan.approve_after, plan.deny,
                                                                                       stop),
-                              observers=[recorder, *observers], alert=plan.alert, sync=sync)
+                              observers=[recorder, *observers], alert=plan.alert, sync=sync,
+                              answered_by="irt drill (scenario approvals)")
     state = IncidentState()
     folder: Path | None = None
     timeline.start()

@@ -30,10 +30,11 @@ def operator() -> str:
 
 class Approver:
     def __init__(self, *, yes: bool = False, interactive: bool | None = None,
-                 ask: Callable[[str], str] | None = None) -> None:
+                 ask: Callable[[str], str] | None = None, answered_by: str = "") -> None:
         self.yes = yes
         self.interactive = sys.stdin.isatty() and sys.stderr.isatty() if interactive is None else interactive
         self._ask = ask or ask_tty
+        self._by = answered_by  # who answers through ``ask`` when it is no person (a drill)
 
     def decide(self, step: str, question: str) -> Verdict:
         if self.yes:
@@ -44,9 +45,10 @@ class Approver:
             answer = self._ask(f"Approve step {step}: {question} [y/N] ").strip().lower()
         except (EOFError, KeyboardInterrupt):
             return Verdict("pending")
+        by = self._by or f"{operator()} (prompt)"
         if answer in ("y", "yes"):
-            return Verdict("granted", f"{operator()} (prompt)")
-        return Verdict("denied", f"{operator()} (prompt)")
+            return Verdict("granted", by)
+        return Verdict("denied", by)
 
 
 def ask_tty(prompt: str) -> str:

@@ -40,6 +40,7 @@ class Options:
     ask: Callable[[str], str] | None = None
     alert: Mapping[str, Any] | None = None
     sync: bool = True
+    answered_by: str = ""  # names who answers approvals through ``ask`` when no person does (drills)
 
 
 @dataclass
@@ -122,7 +123,8 @@ def _runner(runbook: Runbook, registry: registry_mod.Registry, folder: Path, wri
         interactive = False
     runner = Runner(
         runbook=runbook, registry=registry, folder=folder, writer=writer, state=state, config=config.raw,
-        approver=Approver(yes=yes, interactive=interactive, ask=options.ask), observers=options.observers,
+        approver=Approver(yes=yes, interactive=interactive, ask=options.ask, answered_by=options.answered_by),
+        observers=options.observers,
         stop=StopFlag(), redactor=redactor, secret=secretref.resolver(redactor), in_doubt=options.in_doubt,
         ask=options.ask or ask_tty,
     )
