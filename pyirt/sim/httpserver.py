@@ -1,13 +1,16 @@
-"""A small threaded JSON-over-HTTP(S) server on loopback, shared by the secret-store simulators.
+"""A small threaded JSON-over-HTTP(S) server on loopback, shared by the simulators (secret stores,
+Cloud Run, the notification sinks).
 
     server = JsonServer(handle, host="127.0.0.1", port=0, name="irt-sim-x", tls=ssl_context)
     port = server.start()
     ...
     server.stop()      # hung calls are released, connections closed, the port freed
 
-``handle(request)`` answers a :class:`Request` with a :class:`Reply`; a reply whose ``body`` is
-None hangs up without answering (a simulated lost response). With ``tls`` the TLS handshake runs
-in the connection's own thread, so a slow client never stalls the accept loop. Standard library only.
+``handle(request)`` answers a :class:`Request` with a :class:`Reply`: a dict or list ``body`` is
+sent as JSON, a bytes one as is (with the ``Content-Type`` the reply's headers give, if any), and a
+None one hangs up without answering (a simulated lost response). HEAD gets the headers only. With
+``tls`` the TLS handshake runs in the connection's own thread, so a slow client never stalls the
+accept loop. Standard library only.
 """
 
 from __future__ import annotations
@@ -39,7 +42,7 @@ class Request:
 @dataclass
 class Reply:
     status: int = 200
-    body: dict[str, Any] | list[Any] | None = field(default_factory=dict)
+    body: dict[str, Any] | list[Any] | bytes | None = field(default_factory=dict)  # bytes: sent as is
     headers: dict[str, str] = field(default_factory=dict)
 
 
@@ -80,11 +83,7 @@ class JsonServer:
         if server is None:
             return
         self.stopping.set()
-        server.shutdown()
-        server.close_connections()
-        server.server_close()
-        if self._thread is not None:
-            self._thread.join(5)
+        server.halt(self._thread)
 
     @property
     def running(self) -> bool:
@@ -102,9 +101,9 @@ class JsonServer:
         return f"{'https' if self.tls else 'http'}://{host}:{self.port}"
 
 
-class Served:
+class Lifecycle:
     """The life of a simulator that answers through a :class:`JsonServer` kept in ``self.server``:
-    ``start()`` (returns the port), ``stop()``, ``with``, ``url`` and ``port``."""
+    ``start()`` (returns the port), ``stop()``, ``with`` and ``port``."""
 
     server: JsonServer
 
@@ -125,21 +124,62 @@ class Served:
     def port(self) -> int:
         return self.server.port
 
+
+class Served(Lifecycle):
+    """A :class:`Lifecycle` with ``url``, the server's base URL."""
+
     @property
     def url(self) -> str:
         return self.server.url
 
 
-class _Server(ThreadingHTTPServer):
+class TrackedServer(socketserver.TCPServer):
+    """A TCP server (threaded with :class:`TrackedHandler`) that knows its open connections, so that
+    ``halt()`` ends kept-alive and hung ones too: the HTTP simulators' and the SMTP sink's."""
+
     daemon_threads = True
     allow_reuse_address = True
 
+    def __init__(self, address: tuple[str, int], handler: type[socketserver.BaseRequestHandler]) -> None:
+        self.connections: set[socket.socket] = set()
+        self.connections_lock = threading.Lock()
+        super().__init__(address, handler)
+
+    def close_connections(self) -> None:
+        with self.connections_lock:
+            for conn in list(self.connections):
+                with contextlib.suppress(OSError):
+                    conn.shutdown(socket.SHUT_RDWR)
+
+    def halt(self, thread: threading.Thread | None) -> None:
+        """Stop serving (``thread`` runs ``serve_forever``), end the connections, free the port."""
+        self.shutdown()
+        self.close_connections()
+        self.server_close()
+        if thread is not None:
+            thread.join(5)
+
+
+class TrackedHandler(socketserver.StreamRequestHandler):
+    server: TrackedServer
+
+    def setup(self) -> None:
+        super().setup()
+        with self.server.connections_lock:
+            self.server.connections.add(self.connection)
+
+    def finish(self) -> None:
+        with self.server.connections_lock:
+            self.server.connections.discard(self.connection)
+        with contextlib.suppress(OSError):
+            super().finish()
+
+
+class _Server(TrackedServer, ThreadingHTTPServer):
     def __init__(self, address: tuple[str, int], handler: type[BaseHTTPRequestHandler], family: socket.AddressFamily,
                  owner: JsonServer) -> None:
         self.address_family = family
         self.owner = owner
-        self.connections: set[socket.socket] = set()
-        self.connections_lock = threading.Lock()
         super().__init__(address, handler)
 
     def server_bind(self) -> None:
@@ -159,28 +199,11 @@ class _Server(ThreadingHTTPServer):
         # A client that hung up (a hang fault, a timeout, a refused certificate) is expected.
         self.owner.log(f"connection from {client_address[0]} ended: {sys.exc_info()[1]!r}")
 
-    def close_connections(self) -> None:
-        with self.connections_lock:
-            for conn in list(self.connections):
-                with contextlib.suppress(OSError):
-                    conn.shutdown(socket.SHUT_RDWR)
 
-
-class _Handler(BaseHTTPRequestHandler):
+class _Handler(TrackedHandler, BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive, as pooled client sessions expect
     timeout = 60
     server: _Server
-
-    def setup(self) -> None:
-        super().setup()
-        with self.server.connections_lock:
-            self.server.connections.add(self.connection)
-
-    def finish(self) -> None:
-        with self.server.connections_lock:
-            self.server.connections.discard(self.connection)
-        with contextlib.suppress(OSError):
-            super().finish()
 
     def _serve(self) -> None:
         length = int(self.headers.get("Content-Length") or 0)
@@ -193,17 +216,24 @@ class _Handler(BaseHTTPRequestHandler):
         if reply.body is None:
             self.close_connection = True
             return
-        data = json.dumps(reply.body, indent=1).encode() if reply.status != 204 else b""
+        raw = isinstance(reply.body, bytes)
+        if reply.status == 204:
+            data = b""
+        elif isinstance(reply.body, bytes):
+            data = reply.body
+        else:
+            data = json.dumps(reply.body, indent=1).encode()
         self.send_response(reply.status)
-        if data:
+        if data and not raw:
             self.send_header("Content-Type", "application/json; charset=utf-8")
         self.send_header("Content-Length", str(len(data)))
         for name, value in reply.headers.items():
             self.send_header(name, value)
         self.end_headers()
-        self.wfile.write(data)
+        if self.command != "HEAD":
+            self.wfile.write(data)
 
-    do_GET = do_PATCH = do_POST = do_PUT = do_DELETE = _serve
+    do_GET = do_HEAD = do_PATCH = do_POST = do_PUT = do_DELETE = _serve
 
     def log_message(self, format: str, *args: Any) -> None:
         self.server.owner.log(f"{self.address_string()} {format % args}")

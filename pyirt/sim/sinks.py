@@ -21,17 +21,13 @@ fallback, down, faults, attempts, timeout, backoff}``. Standard library only.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import secrets
-import socket
-import socketserver
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -39,6 +35,7 @@ from urllib.parse import parse_qs, urlsplit
 from pyirt.core.durations import parse_duration
 from pyirt.sim import sink_services as services
 from pyirt.sim.cloudrun_state import WorldError
+from pyirt.sim.httpserver import JsonServer, Lifecycle, Reply, Request
 from pyirt.sim.smtp_sink import Mail, SmtpSink
 
 KINDS = ("slack", "teams", "pagerduty", "webhook", "email")
@@ -103,7 +100,7 @@ class Delivery:
                 "problems": list(self.problems)}
 
 
-class NotificationSinks:
+class NotificationSinks(Lifecycle):
     """The receivers for a set of channels. Thread-safe; ``deliveries()`` may be read at any time."""
 
     def __init__(self, channels: Iterable[Channel] = (), *, host: str = "127.0.0.1") -> None:
@@ -112,9 +109,8 @@ class NotificationSinks:
         self._lock = threading.Lock()
         self._deliveries: list[Delivery] = []
         self._routes: dict[str, Handler] = {}
-        self._server: _Http | None = None
-        self._thread: threading.Thread | None = None
-        self.stopping = threading.Event()
+        self.server = JsonServer(self._reply, host=host, name="irt-sim-sinks")
+        self.stopping = self.server.stopping  # set by stop(): releases hanging channels
 
     @classmethod
     def from_world(cls, world: Mapping[str, Any]) -> NotificationSinks:
@@ -123,13 +119,9 @@ class NotificationSinks:
     # -- life ----------------------------------------------------------------------------------------
     def start(self) -> int:
         """Start the HTTP server and the SMTP servers; returns the HTTP port."""
-        if self._server is not None:
+        if self.server.running:
             return self.port
-        self.stopping.clear()
-        self._server = _Http((self.host, 0), self)
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.1},
-                                        name="irt-sim-sinks", daemon=True)
-        self._thread.start()
+        port = super().start()
         for channel in self.channels.values():
             if channel.kind == "email":
                 channel.smtp = SmtpSink(host=self.host, on_mail=self._mail_to(channel),
@@ -137,37 +129,16 @@ class NotificationSinks:
                 channel.smtp.start()
                 for fault in channel.faults:
                     self._smtp_fault(channel, fault)
-        return self.port
+        return port
 
     def stop(self) -> None:
-        server, self._server = self._server, None
-        self.stopping.set()
+        super().stop()
         for channel in self.channels.values():
             if channel.smtp is not None:
                 channel.smtp.stop()
-        if server is None:
-            return
-        server.shutdown()
-        server.close_connections()
-        server.server_close()
-        if self._thread is not None:
-            self._thread.join(5)
-
-    def __enter__(self) -> NotificationSinks:
-        self.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-    @property
-    def port(self) -> int:
-        if self._server is None:
-            raise RuntimeError("the sinks are not running")
-        return int(self._server.server_address[1])
 
     def url(self, path: str = "/") -> str:
-        return f"http://{self.host}:{self.port}{path}"
+        return f"{self.server.url}{path}"
 
     def route(self, prefix: str, handler: Handler) -> str:
         """Serve ``prefix`` (and below) with ``handler(method, path, headers, body)``; returns its URL."""
@@ -269,6 +240,10 @@ class NotificationSinks:
                         fault.times -= 1
                     return fault
             return None
+
+    def _reply(self, request: Request) -> Reply:
+        status, headers, body = self.handle(request.method, request.target, request.headers, request.body)
+        return Reply(status, body, headers)
 
     def handle(self, method: str, target: str, headers: Mapping[str, str], body: bytes,
                ) -> tuple[int, dict[str, str], bytes | None]:
@@ -390,67 +365,3 @@ def make_fault(spec: Any) -> Fault:
                  message=str(spec.get("message") or ""),
                  retry_after=None if spec.get("retry_after") is None else parse_duration(spec["retry_after"]))
 
-
-class _Http(ThreadingHTTPServer):
-    daemon_threads = True
-
-    def __init__(self, address: tuple[str, int], sinks: NotificationSinks) -> None:
-        self.sinks = sinks
-        self.connections: set[socket.socket] = set()
-        self.connections_lock = threading.Lock()
-        super().__init__(address, _Handler)
-
-    def server_bind(self) -> None:  # HTTPServer's own asks DNS for the host name: slow, and not loopback
-        socketserver.TCPServer.server_bind(self)
-        host, port = self.server_address[:2]
-        self.server_name, self.server_port = str(host), int(port)
-
-    def close_connections(self) -> None:
-        with self.connections_lock:
-            for conn in list(self.connections):
-                with contextlib.suppress(OSError):
-                    conn.shutdown(socket.SHUT_RDWR)
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        pass  # a client that hung up on a hanging channel is expected
-
-
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    timeout = 30
-    server: _Http
-
-    def setup(self) -> None:
-        super().setup()
-        with self.server.connections_lock:
-            self.server.connections.add(self.connection)
-
-    def finish(self) -> None:
-        with self.server.connections_lock:
-            self.server.connections.discard(self.connection)
-        with contextlib.suppress(OSError):
-            super().finish()
-
-    def _serve(self) -> None:
-        length = int(self.headers.get("Content-Length") or 0)
-        if length > 4 * 1024 * 1024:
-            self.send_error(413)
-            return
-        body = self.rfile.read(length) if length else b""
-        headers = {k.lower(): v for k, v in self.headers.items()}
-        status, extra, payload = self.server.sinks.handle(self.command, self.path, headers, body)
-        if payload is None:
-            self.close_connection = True
-            return
-        self.send_response(status)
-        for name, value in extra.items():
-            self.send_header(name, value)
-        self.send_header("Content-Length", str(len(payload)))
-        self.end_headers()
-        if self.command != "HEAD":
-            self.wfile.write(payload)
-
-    do_GET = do_POST = do_PUT = do_HEAD = do_DELETE = _serve
-
-    def log_message(self, format: str, *args: Any) -> None:
-        pass

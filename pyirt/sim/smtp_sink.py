@@ -10,8 +10,6 @@ connection at once (``status: 421``).
 
 from __future__ import annotations
 
-import contextlib
-import socket
 import socketserver
 import threading
 import time
@@ -20,6 +18,8 @@ from dataclasses import dataclass, field
 from email import message_from_bytes, policy
 from email.message import EmailMessage
 from typing import Any
+
+from pyirt.sim.httpserver import TrackedHandler, TrackedServer
 
 MAX_MESSAGE = 10 * 1024 * 1024
 MAX_LINE = 4096
@@ -89,11 +89,7 @@ class SmtpSink:
         if server is None:
             return
         self.stopping.set()
-        server.shutdown()
-        server.close_connections()
-        server.server_close()
-        if self._thread is not None:
-            self._thread.join(5)
+        server.halt(self._thread)
 
     def inject(self, code: int, *, times: int | None = 1, latency: float = 0.0, hang: float | None = None,
                message: str = "") -> SmtpFault:
@@ -125,40 +121,18 @@ class SmtpSink:
             self.on_refused(code, why)
 
 
-class _Server(socketserver.ThreadingTCPServer):
-    daemon_threads = True
-    allow_reuse_address = True
-
+class _Server(TrackedServer, socketserver.ThreadingTCPServer):
     def __init__(self, address: tuple[str, int], sink: SmtpSink) -> None:
         self.sink = sink
-        self.connections: set[socket.socket] = set()
-        self.connections_lock = threading.Lock()
         super().__init__(address, _Session)
-
-    def close_connections(self) -> None:
-        with self.connections_lock:
-            for conn in list(self.connections):
-                with contextlib.suppress(OSError):
-                    conn.shutdown(socket.SHUT_RDWR)
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         pass  # a client that went away mid-dialog
 
 
-class _Session(socketserver.StreamRequestHandler):
+class _Session(TrackedHandler):
     server: _Server
     timeout = 30
-
-    def setup(self) -> None:
-        super().setup()
-        with self.server.connections_lock:
-            self.server.connections.add(self.connection)
-
-    def finish(self) -> None:
-        with self.server.connections_lock:
-            self.server.connections.discard(self.connection)
-        with contextlib.suppress(OSError):
-            super().finish()
 
     def reply(self, line: str) -> None:
         self.wfile.write(line.encode("utf-8") + b"\r\n")
