@@ -39,6 +39,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 from pyirt.sim import docker_json
 from pyirt.sim.docker_model import NS, EngineError, rfc3339
 from pyirt.sim.docker_state import DockerWorld
+from pyirt.sim.httpserver import TrackedHandler, TrackedServer
 
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
 MAX_BODY = 1024 * 1024
@@ -356,60 +357,32 @@ def _clear_stale(path: Path) -> None:
 
 # -- the servers ------------------------------------------------------------------------------------
 class _Tracking:
-    """Open connections, so stop() can close them (kept-alive SDK connections would linger)."""
-
     sim: DockerEngineSimulator
-    connections: set[socket.socket]
-    connections_lock: threading.Lock
-
-    def close_connections(self) -> None:
-        with self.connections_lock:
-            for conn in list(self.connections):
-                with contextlib.suppress(OSError):
-                    conn.shutdown(socket.SHUT_RDWR)
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         # A client that hung up (a hang fault, a timeout, a followed log closed) is expected.
         self.sim.log(f"connection ended: {sys.exc_info()[1]!r}")
 
 
-class _UnixServer(_Tracking, socketserver.ThreadingUnixStreamServer):
-    daemon_threads = True
+class _UnixServer(_Tracking, TrackedServer, socketserver.ThreadingUnixStreamServer):
+    allow_reuse_address = False
 
     def __init__(self, path: str, sim: DockerEngineSimulator) -> None:
         self.sim = sim
-        self.connections = set()
-        self.connections_lock = threading.Lock()
-        super().__init__(path, _Handler)
+        super().__init__(path, _Handler)  # type: ignore[arg-type]  # a unix server's address is a path
 
 
-class _TcpServer(_Tracking, socketserver.ThreadingTCPServer):
-    daemon_threads = True
-    allow_reuse_address = True
-
+class _TcpServer(_Tracking, TrackedServer, socketserver.ThreadingTCPServer):
     def __init__(self, address: tuple[str, int], sim: DockerEngineSimulator, family: socket.AddressFamily) -> None:
         self.address_family = family
         self.sim = sim
-        self.connections = set()
-        self.connections_lock = threading.Lock()
         super().__init__(address, _Handler)
 
 
-class _Handler(BaseHTTPRequestHandler):
+class _Handler(TrackedHandler, BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive for the SDK; an HTTP/1.0 request still closes after its answer
     timeout = 60
     server: _UnixServer | _TcpServer
-
-    def setup(self) -> None:
-        super().setup()
-        with self.server.connections_lock:
-            self.server.connections.add(self.connection)
-
-    def finish(self) -> None:
-        with self.server.connections_lock:
-            self.server.connections.discard(self.connection)
-        with contextlib.suppress(OSError):
-            super().finish()
 
     def address_string(self) -> str:
         return self.client_address[0] if isinstance(self.client_address, tuple) else "unix"
