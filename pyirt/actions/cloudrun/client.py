@@ -20,10 +20,11 @@ import contextlib
 import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Any, TypeVar
 
 from pyirt.actions.api import ActionContext
+from pyirt.actions.backend import CallSettings, clip, first_line, google_credentials, number, retrying
 from pyirt.errors import ActionError
 from pyirt.extras import require
 
@@ -38,27 +39,17 @@ class ConflictError(ActionError):
 
 
 @dataclass(frozen=True, slots=True)
-class Settings:
+class Settings(CallSettings):
     endpoint: str | None = None
     credentials: str = "adc"
-    timeout: float = 30.0
-    attempts: int = 3
     poll_interval: float = 2.0
-    max_retry_after: float = 30.0
 
     @classmethod
     def from_provider(cls, provider: Mapping[str, Any]) -> Settings:
-        def number(key: str, default: float, low: float) -> float:
-            value = provider.get(key)
-            if isinstance(value, bool) or not isinstance(value, int | float):
-                return default
-            return max(low, float(value))
-
-        return cls(endpoint=str(provider["endpoint"]) if provider.get("endpoint") else None,
+        return cls(**asdict(CallSettings.from_provider(provider)),
+                   endpoint=str(provider["endpoint"]) if provider.get("endpoint") else None,
                    credentials=str(provider.get("credentials") or "adc"),
-                   timeout=number("timeout", 30.0, 0.1), attempts=int(number("attempts", 3, 1)),
-                   poll_interval=number("poll_interval", 2.0, 0.01),
-                   max_retry_after=number("max_retry_after", 30.0, 0.0))
+                   poll_interval=number(provider, "poll_interval", 2.0, 0.01))
 
     @property
     def where(self) -> str:
@@ -92,24 +83,24 @@ def map_errors(settings: Settings, ref: ServiceRef, what: str) -> Iterator[None]
     except gexc.GoogleAPICallError as exc:
         raise _api_error(gexc, exc, head) from None
     except gexc.RetryError as exc:
-        raise ActionError(f"{head}: gave up retrying: {_line(exc)}", backend=BACKEND) from None
+        raise ActionError(f"{head}: gave up retrying: {first_line(exc)}", backend=BACKEND) from None
     except auth_exc.DefaultCredentialsError:
         raise ActionError(f"{head}: no Google credentials (Application Default Credentials): run "
                           "'gcloud auth application-default login' or set providers.cloudrun.credentials",
                           backend=BACKEND, retryable=False) from None
     except auth_exc.RefreshError as exc:
-        raise ActionError(f"{head}: Google refused the credentials: {_line(exc)}", backend=BACKEND,
+        raise ActionError(f"{head}: Google refused the credentials: {first_line(exc)}", backend=BACKEND,
                           retryable=False) from None
     except auth_exc.TransportError as exc:
-        raise ActionError(f"{head}: cannot reach Google's token service: {_line(exc)}", backend=BACKEND) from None
+        raise ActionError(f"{head}: cannot reach Google's token service: {first_line(exc)}", backend=BACKEND) from None
     except (rexc.Timeout, TimeoutError):
         raise ActionError(f"{head}: {settings.where} did not answer within {settings.timeout:g}s",
                           backend=BACKEND) from None
     except (rexc.ConnectionError, ConnectionError) as exc:
-        cause = "connection refused" if "refused" in str(exc).lower() else _line(exc)
+        cause = "connection refused" if "refused" in str(exc).lower() else first_line(exc)
         raise ActionError(f"{head}: cannot reach {settings.where}: {cause}", backend=BACKEND) from None
     except rexc.RequestException as exc:
-        raise ActionError(f"{head}: {settings.where}: {_line(exc)}", backend=BACKEND) from None
+        raise ActionError(f"{head}: {settings.where}: {first_line(exc)}", backend=BACKEND) from None
 
 
 def _api_error(gexc: Any, exc: Any, head: str) -> ActionError:
@@ -138,11 +129,11 @@ def _google_error(exc: Any) -> tuple[str, str]:
         body = response.json() if response is not None else None
         if isinstance(body, dict) and isinstance(body.get("error"), dict):
             err = body["error"]
-            return str(err.get("status") or ""), _clip(str(err.get("message") or "")) or type(exc).__name__
+            return str(err.get("status") or ""), clip(str(err.get("message") or "")) or type(exc).__name__
     text = str(getattr(exc, "message", "") or exc)
     if "://" in text and ": " in text:
         text = text.split(": ", 1)[1]
-    return "", _clip(text) or type(exc).__name__
+    return "", clip(text) or type(exc).__name__
 
 
 def _retry_after(exc: Any) -> float | None:
@@ -151,15 +142,6 @@ def _retry_after(exc: Any) -> float | None:
     response = getattr(exc, "response", None)
     headers = getattr(response, "headers", None)
     return parse_retry_after(headers.get("Retry-After")) if headers is not None else None
-
-
-def _clip(text: str) -> str:
-    return " ".join(text.split())[:300]
-
-
-def _line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return _clip(text.splitlines()[0]) if text else type(exc).__name__
 
 
 class CloudRunApi:
@@ -179,23 +161,10 @@ class CloudRunApi:
                                                          client_options=options)
 
     def _credentials(self) -> Any:
-        kind = self.settings.credentials
-        if kind == "anonymous":
-            return require("google.auth.credentials", "gcp").AnonymousCredentials()
-        if kind in ("adc", "default"):
-            google_auth = require("google.auth", "gcp")
-            with map_errors(self.settings, self.ref, "credentials"):
-                credentials, _ = google_auth.default(scopes=SCOPES)
-            return credentials
-        if kind.startswith("file:"):
-            service_account = require("google.oauth2.service_account", "gcp")
-            try:
-                return service_account.Credentials.from_service_account_file(kind[5:], scopes=SCOPES)
-            except (OSError, ValueError) as exc:
-                raise ActionError(f"Cloud Run service {self.ref}: credentials {kind}: {_line(exc)}",
-                                  backend=BACKEND, retryable=False) from None
-        raise ActionError(f"providers.cloudrun.credentials must be adc, anonymous or file:PATH, not {kind!r}",
-                          backend=BACKEND, retryable=False)
+        return google_credentials(self.settings.credentials, SCOPES, setting="cloudrun",
+                                  guard=lambda: map_errors(self.settings, self.ref, "credentials"),
+                                  fail=lambda message: ActionError(message, backend=BACKEND, retryable=False),
+                                  head=f"Cloud Run service {self.ref}: ")
 
     def close(self) -> None:
         """Close every HTTP session, the operations client's included (its transport has no close())."""
@@ -218,25 +187,15 @@ class CloudRunApi:
     def call(self, what: str, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """``fn(*args, retry=None, timeout=…)``, retried on transient failures at most ``attempts``
         times in all, waiting Retry-After (or a short backoff); a conflict is never retried here."""
-        attempts = self.settings.attempts
-        for attempt in range(1, attempts + 1):
-            try:
-                with map_errors(self.settings, self.ref, what):
-                    return fn(*args, retry=None, timeout=self.settings.timeout, **kwargs)
-            except ActionError as exc:
-                if isinstance(exc, ConflictError) or not exc.retryable or attempt == attempts:
-                    if exc.retryable and attempt > 1:
-                        raise type(exc)(f"{exc} (after {attempt} attempts)", backend=BACKEND,
-                                        retry_after=exc.retry_after) from None
-                    raise
-                delay = exc.retry_after if exc.retry_after is not None else min(0.5 * 2 ** (attempt - 1), 8.0)
-                if delay > self.settings.max_retry_after:
-                    raise  # longer than a step should block: the step's retry policy waits it
-                self.ctx.log(f"{exc}; retrying in {delay:g}s (attempt {attempt + 1} of {attempts})")
-                if not self.ctx.sleep(delay):
-                    raise ActionError(f"Cloud Run service {self.ref}: {what}: cancelled while waiting to retry",
-                                      backend=BACKEND) from None
-        raise AssertionError("unreachable")  # pragma: no cover
+        def once() -> T:
+            with map_errors(self.settings, self.ref, what):
+                return fn(*args, retry=None, timeout=self.settings.timeout, **kwargs)
+
+        return retrying(self.settings, self.ctx, once, again=lambda exc: not isinstance(exc, ConflictError),
+                        annotate=lambda exc, message: type(exc)(message, backend=BACKEND,
+                                                                retry_after=exc.retry_after),
+                        cancelled=lambda: ActionError(f"Cloud Run service {self.ref}: {what}: cancelled while "
+                                                      "waiting to retry", backend=BACKEND))
 
     def get_service(self) -> Any:
         return self.call("read service", self.services.get_service, name=self.ref.name)
@@ -280,7 +239,7 @@ class CloudRunApi:
                 if op.HasField("error") and op.error.code:
                     # DEADLINE_EXCEEDED, RESOURCE_EXHAUSTED, ABORTED, INTERNAL, UNAVAILABLE may pass next time
                     retryable = op.error.code in (4, 8, 10, 13, 14)
-                    raise ActionError(f"Cloud Run service {self.ref}: the update failed: {_clip(op.error.message)}",
+                    raise ActionError(f"Cloud Run service {self.ref}: the update failed: {clip(op.error.message)}",
                                       backend=BACKEND, retryable=retryable)
                 return
             left = deadline - time.monotonic()

@@ -22,7 +22,8 @@ from collections.abc import Iterator, Mapping
 from typing import Any, ClassVar
 
 from pyirt.actions.api import ActionContext
-from pyirt.actions.secrets.base import Backend, CallSettings, NotSent, Promotion, SecretRef, Version, clip, first_line
+from pyirt.actions.backend import CallSettings, clip, first_line
+from pyirt.actions.secrets.base import Backend, NotSent, Promotion, SecretRef, Version
 from pyirt.core.secrets import Secret
 from pyirt.errors import ActionError
 from pyirt.extras import require

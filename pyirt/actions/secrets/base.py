@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar, Literal, Protocol, TypeVar
 
 from pyirt.actions.api import ActionContext
+from pyirt.actions.backend import CallSettings, retrying
 from pyirt.core.journal import sanitize
 from pyirt.core.secrets import MASK, Redactor, Secret
 from pyirt.errors import ActionError
@@ -164,35 +165,8 @@ def current_of(versions: list[Version]) -> Version | None:
 
 
 # -- settings, retries, errors --------------------------------------------------------------------
-@dataclass(frozen=True, slots=True)
-class CallSettings:
-    timeout: float = 30.0
-    attempts: int = 3
-    max_retry_after: float = 30.0
-
-    @classmethod
-    def from_provider(cls, provider: Mapping[str, Any]) -> CallSettings:
-        def number(key: str, default: float, low: float) -> float:
-            value = provider.get(key)
-            if isinstance(value, bool) or not isinstance(value, int | float):
-                return default
-            return max(low, float(value))
-
-        return cls(timeout=number("timeout", 30.0, 0.1), attempts=int(number("attempts", 3, 1)),
-                   max_retry_after=number("max_retry_after", 30.0, 0.0))
-
-
 class NotSent(ActionError):
     """The request surely never reached the store (connection refused): safe to send again."""
-
-
-def clip(text: str) -> str:
-    return " ".join(text.split())[:300]
-
-
-def first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return clip(text.splitlines()[0]) if text else type(exc).__name__
 
 
 class Backend:
@@ -215,25 +189,13 @@ class Backend:
         ``attempts`` times, waiting Retry-After (or a short backoff). A call that is not idempotent
         (adding a version) is retried only when it surely was not sent: a lost answer is left to
         the step, whose next attempt finds what landed through its checkpoint."""
-        attempts = self.settings.attempts
-        for attempt in range(1, attempts + 1):
-            try:
-                with self.map_errors(what):
-                    return fn(*args, **kwargs)
-            except ActionError as exc:
-                again = exc.retryable and (idempotent or isinstance(exc, NotSent))
-                if not again or attempt == attempts:
-                    if exc.retryable and attempt > 1:
-                        raise ActionError(f"{exc} (after {attempt} attempts)", backend=exc.backend,
-                                          retry_after=exc.retry_after) from None
-                    raise
-                delay = exc.retry_after if exc.retry_after is not None else min(0.5 * 2 ** (attempt - 1), 8.0)
-                if delay > self.settings.max_retry_after:
-                    raise  # longer than a step should block: the step's retry policy waits it
-                self.ctx.log(f"{exc}; retrying in {delay:g}s (attempt {attempt + 1} of {attempts})")
-                if not self.ctx.sleep(delay):
-                    raise self.fail(f"{what}: cancelled while waiting to retry", retryable=True) from None
-        raise AssertionError("unreachable")  # pragma: no cover
+        def once() -> T:
+            with self.map_errors(what):
+                return fn(*args, **kwargs)
+
+        return retrying(self.settings, self.ctx, once,
+                        again=lambda exc: idempotent or isinstance(exc, NotSent),
+                        cancelled=lambda: self.fail(f"{what}: cancelled while waiting to retry", retryable=True))
 
     def close(self) -> None:
         pass

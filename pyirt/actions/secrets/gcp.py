@@ -24,17 +24,8 @@ from collections.abc import Iterator, Mapping
 from typing import Any, ClassVar
 
 from pyirt.actions.api import ActionContext
-from pyirt.actions.secrets.base import (
-    Backend,
-    CallSettings,
-    NotSent,
-    Promotion,
-    SecretRef,
-    State,
-    Version,
-    clip,
-    first_line,
-)
+from pyirt.actions.backend import CallSettings, clip, first_line, google_credentials
+from pyirt.actions.secrets.base import Backend, NotSent, Promotion, SecretRef, State, Version
 from pyirt.core.secrets import Secret
 from pyirt.errors import ActionError
 from pyirt.extras import require
@@ -83,21 +74,8 @@ class GcpSecrets(Backend):
         return f"alias {self.ref.alias}" if self.ref.alias else "latest"
 
     def _credentials(self) -> Any:
-        kind = self.credentials_kind
-        if kind == "anonymous":
-            return require("google.auth.credentials", "gcp").AnonymousCredentials()
-        if kind in ("adc", "default"):
-            google_auth = require("google.auth", "gcp")
-            with self.map_errors("credentials"):
-                credentials, _ = google_auth.default(scopes=SCOPES)
-            return credentials
-        if kind.startswith("file:"):
-            service_account = require("google.oauth2.service_account", "gcp")
-            try:
-                return service_account.Credentials.from_service_account_file(kind[5:], scopes=SCOPES)
-            except (OSError, ValueError) as exc:
-                raise self.fail(f"credentials {kind}: {first_line(exc)}") from None
-        raise self.fail(f"providers.gcp_secrets.credentials must be adc, anonymous or file:PATH, not {kind!r}")
+        return google_credentials(self.credentials_kind, SCOPES, setting="gcp_secrets",
+                                  guard=lambda: self.map_errors("credentials"), fail=self.fail)
 
     def close(self) -> None:
         with contextlib.suppress(Exception):

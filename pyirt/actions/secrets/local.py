@@ -25,7 +25,8 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from pyirt.actions.api import ActionContext
-from pyirt.actions.secrets.base import Backend, CallSettings, Promotion, SecretRef, Version
+from pyirt.actions.backend import CallSettings
+from pyirt.actions.secrets.base import Backend, Promotion, SecretRef, Version
 from pyirt.core.secrets import Secret
 from pyirt.errors import ActionError
 
