@@ -46,6 +46,7 @@ from pyirt.sim.docker_model import (
     parse_share,
     parse_size,
 )
+from pyirt.sim.faults import common_fields
 
 CONTAINER_KEYS = {"name", "image", "state", "age", "started", "memory_limit", "memory_swap", "memory_usage", "cpus",
                   "cpu", "pids", "pids_limit", "labels", "env", "command", "tty", "networks", "logs", "restarts",
@@ -184,18 +185,8 @@ def make_fault(op: str = "*", **spec: Any) -> Fault:
     op = str(op or "*").lower()
     if op != "*" and op not in OPS:
         raise ValueError(f"unknown docker operation {op!r} (known: {', '.join(OPS)}, *)")
-    status = spec.get("status")
-    if status is not None and (isinstance(status, bool) or not isinstance(status, int) or not 400 <= status <= 599):
-        raise ValueError("status: an HTTP error status from 400 to 599")
-    times = spec.get("times", 1)
-    if times is not None and (isinstance(times, bool) or not isinstance(times, int) or times < 0):
-        raise ValueError("times must be a count (or null: always)")
-    hang = spec.get("hang")
-    latency = parse_duration(spec.get("latency") or 0)
-    if status is None and hang in (None, False) and not latency:
-        raise ValueError("a fault needs a status, a latency or a hang")
-    return Fault(op=op, status=status, times=times, latency=latency,
-                 hang=None if hang in (None, False) else float("inf") if hang is True else parse_duration(hang),
+    status, times, latency, hang = common_fields(spec)
+    return Fault(op=op, status=status, times=times, latency=latency, hang=hang,
                  message=spec.get("message"), container=spec.get("container"))
 
 

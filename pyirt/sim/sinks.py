@@ -35,6 +35,7 @@ from urllib.parse import parse_qs, urlsplit
 from pyirt.core.durations import parse_duration
 from pyirt.sim import sink_services as services
 from pyirt.sim.cloudrun_state import WorldError
+from pyirt.sim.faults import common_fields
 from pyirt.sim.httpserver import JsonServer, Lifecycle, Reply, Request
 from pyirt.sim.smtp_sink import Mail, SmtpSink
 
@@ -350,18 +351,9 @@ def make_fault(spec: Any) -> Fault:
     unknown = sorted(set(spec) - FAULT_KEYS)
     if unknown:
         raise ValueError(f"unknown fault field(s): {', '.join(unknown)} (known: {', '.join(sorted(FAULT_KEYS))})")
-    status = spec.get("status")
-    if status is not None and (isinstance(status, bool) or not isinstance(status, int) or not 400 <= status <= 599):
-        raise ValueError("status: an error status from 400 to 599 (an SMTP reply code for email)")
-    times = spec.get("times", 1)
-    if times is not None and (isinstance(times, bool) or not isinstance(times, int) or times < 0):
-        raise ValueError("times must be a count (or null: always)")
-    hang = spec.get("hang")
-    latency = parse_duration(spec.get("latency") or 0)
-    if status is None and hang in (None, False) and not latency:
-        raise ValueError("a fault needs a status, a latency or a hang")
-    return Fault(status=status, times=times, latency=latency,
-                 hang=None if hang in (None, False) else float("inf") if hang is True else parse_duration(hang),
+    status, times, latency, hang = common_fields(
+        spec, status_hint="an error status from 400 to 599 (an SMTP reply code for email)")
+    return Fault(status=status, times=times, latency=latency, hang=hang,
                  message=str(spec.get("message") or ""),
                  retry_after=None if spec.get("retry_after") is None else parse_duration(spec["retry_after"]))
 
