@@ -49,7 +49,10 @@ class WorldError(InvalidInput):
 
 
 class ApiError(Exception):
-    """An error the API answers with: HTTP status, canonical status name, message."""
+    """An error a Google API answers with: HTTP status, canonical status name, message. Subclasses
+    for other Google APIs set ``domain`` (the simulators share this error body)."""
+
+    domain = "run.googleapis.com"
 
     def __init__(self, status: str, message: str, *, http: int | None = None,
                  retry_after: float | None = None) -> None:
@@ -62,7 +65,7 @@ class ApiError(Exception):
     def body(self) -> dict[str, Any]:
         return {"error": {"code": self.http, "message": self.message, "status": self.status, "details": [
             {"@type": "type.googleapis.com/google.rpc.ErrorInfo", "reason": self.status,
-             "domain": "run.googleapis.com"}]}}
+             "domain": self.domain}]}}
 
 
 def op_name(name: str) -> str:

@@ -34,7 +34,7 @@ from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from pyirt.sim.cloudrun import load_world
-from pyirt.sim.cloudrun_state import HTTP_TO_STATUS, STATUSES, WorldError
+from pyirt.sim.cloudrun_state import HTTP_TO_STATUS, ApiError, WorldError
 from pyirt.sim.httpserver import JsonServer, Reply, Request, Served
 from pyirt.sim.secrets_world import Fault, Faults, parse_secrets, rfc3339
 
@@ -70,18 +70,8 @@ def crc32c(data: bytes) -> int:
     return crc ^ 0xFFFFFFFF
 
 
-class GoogleError(Exception):
-    def __init__(self, status: str, message: str, *, http: int | None = None, retry_after: float | None = None) -> None:
-        self.status = status
-        self.http = http or STATUSES.get(status, (500, 2))[0]
-        self.message = message
-        self.retry_after = retry_after
-        super().__init__(message)
-
-    def body(self) -> dict[str, Any]:
-        return {"error": {"code": self.http, "message": self.message, "status": self.status, "details": [
-            {"@type": "type.googleapis.com/google.rpc.ErrorInfo", "reason": self.status,
-             "domain": "secretmanager.googleapis.com"}]}}
+class GoogleError(ApiError):
+    domain = "secretmanager.googleapis.com"
 
 
 @dataclass
