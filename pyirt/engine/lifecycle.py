@@ -99,12 +99,12 @@ def attach(runner: Runner, config: Mapping[str, Any]) -> LifecycleNotifier | Non
     """Add the lifecycle notifier to ``runner`` when ``notify:`` asks for one."""
     wanted = settings(config, runner.runbook.name)
     for problem in wanted.problems:
-        runner._message("notify", problem)
+        runner.message("notify", problem)
     if not wanted.routes:
         return None
     notifier = LifecycleNotifier(
         wanted, config=config, folder=runner.folder, redactor=runner.redactor, state=lambda: runner.state,
-        emit=runner.emit, say=lambda text: runner._message("notify", text),
+        emit=runner.emit, say=lambda text: runner.message("notify", text),
     )
     runner.observers.append(notifier)
     return notifier

@@ -96,7 +96,8 @@ class Runner:
     def _checkpoint_data(self, step: str, data: Mapping[str, Any]) -> None:
         self.emit("step.checkpoint", step=step, data=dict(data))
 
-    def _message(self, step: str, text: str) -> None:
+    def message(self, step: str, text: str) -> None:
+        """A line for the people watching (console, --json), redacted; not journaled."""
         clean = self.redactor(text)
         for observer in list(self.observers):
             try:
@@ -234,7 +235,7 @@ class Runner:
         Undo calls run without checkpoints: theirs would mix with the step's own."""
         ctx = ActionContext(
             incident_id=self.state.id, step_id=step_id, incident_dir=self.folder, attempt=attempt,
-            config=self.config, redact=self.redactor, log=lambda text: self._message(step_id, text),
+            config=self.config, redact=self.redactor, log=lambda text: self.message(step_id, text),
             interactive=self.approver.interactive,
             checkpointed=dict(self.state.step(step_id).checkpoint) if checkpoints else {},
             checkpoint=(lambda data: self._checkpoint_data(step_id, data)) if checkpoints else (lambda data: None),
