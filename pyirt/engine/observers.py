@@ -1,7 +1,7 @@
 """Observers of a run: the live console for people and JSON Lines for machines.
 
-The engine hands every journaled event to each observer; an observer that fails is dropped with
-a warning rather than stopping the response.
+The engine hands every journaled event to each observer; an observer that raises is dropped for
+the rest of the run (the journal, not the observer, is the record) rather than stopping the response.
 """
 
 from __future__ import annotations
